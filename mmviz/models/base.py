@@ -1,0 +1,184 @@
+"""The one interface every model implements, so pages and interpretation never special-case one.
+
+Inputs are `dict[str, Tensor]` keyed by modality name, plus the set of observed modalities
+(as in MultiVae). A model either handles an observed subset or raises `UnsupportedSubset`
+saying why: it never silently falls back to another inference path.
+
+Vocabulary used throughout:
+- latent group: a named block of latent dimensions (MVAE/JMVAE: "z"; MFM: "y" shared plus
+  one group per modality, named after it).
+- decoder params: what a decoder outputs for a modality, in the form its likelihood needs
+  (logits for bernoulli/categorical, the mean for gaussian/laplace); `to_data_space` turns
+  them into something shaped like the data (probabilities / class probabilities / values).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from mmviz.data.base import ModalitySpec
+
+
+class UnsupportedSubset(ValueError):
+    """The model has no inference path for this set of observed modalities."""
+
+
+@dataclass
+class Posterior:
+    """A diagonal Gaussian (mean, log-variance); deterministic encoders leave logvar None."""
+
+    mean: Tensor
+    logvar: Tensor | None = None
+
+    @property
+    def std(self) -> Tensor:
+        if self.logvar is None:
+            return torch.zeros_like(self.mean)
+        return torch.exp(0.5 * self.logvar)
+
+    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+        if self.logvar is None:
+            return self.mean
+        eps = torch.randn(self.mean.shape, generator=generator, dtype=self.mean.dtype)
+        return self.mean + eps.to(self.mean.device) * self.std
+
+
+@dataclass
+class ModelConfig:
+    """Base of every model's config dataclass; subclasses document their fields."""
+
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field(s) {unknown}; known: {sorted(names)}")
+        return cls(**d)
+
+
+def to_data_space(spec: ModalitySpec, params: Tensor) -> Tensor:
+    """Decoder params -> data-like values: probabilities, class probabilities or means."""
+    if spec.likelihood == "bernoulli":
+        return torch.sigmoid(params)
+    if spec.likelihood == "categorical":
+        return torch.softmax(params, dim=-1)
+    return params
+
+
+def log_likelihood(spec: ModalitySpec, params: Tensor, x: Tensor) -> Tensor:
+    """log p(x | params) summed over the modality's entries: one value per sample.
+
+    Gaussian and Laplace use unit scale, as the reference implementations do. Token sequences
+    ignore PAD (id 0).
+    """
+    n = x.shape[0]
+    if spec.likelihood == "bernoulli":
+        ll = -nn.functional.binary_cross_entropy_with_logits(params, x, reduction="none")
+    elif spec.likelihood == "categorical":
+        logp = torch.log_softmax(params, dim=-1)
+        ll = logp.gather(-1, x.long().unsqueeze(-1)).squeeze(-1)
+        if spec.kind == "tokens":
+            ll = ll * (x != 0)
+    elif spec.likelihood == "gaussian":
+        ll = -0.5 * (x - params) ** 2 - 0.5 * torch.log(torch.tensor(2 * torch.pi))
+    elif spec.likelihood == "laplace":
+        ll = -(x - params).abs() - torch.log(torch.tensor(2.0))
+    else:  # pragma: no cover - specs are validated at construction
+        raise ValueError(f"unknown likelihood {spec.likelihood!r}")
+    return ll.reshape(n, -1).sum(dim=1)
+
+
+class MultimodalModel(nn.Module):
+    """Base class. Subclasses set `name`, `config_class`, and implement the methods below.
+
+    Every model takes `(config, specs)` in its constructor, where `specs` are the modalities
+    it was built for, so a checkpoint can be rebuilt from `config.json` alone.
+    """
+
+    name: ClassVar[str] = "base"
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    paper: ClassVar[str] = ""
+
+    def __init__(self, config: ModelConfig, specs: dict[str, ModalitySpec]) -> None:
+        super().__init__()
+        self.config = config
+        self.specs = dict(specs)
+
+    # --- what the model is ----------------------------------------------------------------
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.specs)
+
+    @property
+    def latent_groups(self) -> dict[str, int]:
+        """Latent group name -> number of dimensions (empty for purely discriminative models)."""
+        return {}
+
+    @property
+    def label_modality(self) -> str | None:
+        """The categorical modality used as the label, if the model has one."""
+        for m, s in self.specs.items():
+            if s.kind == "categorical":
+                return m
+        return None
+
+    def check_observed(self, observed: Collection[str] | None) -> list[str]:
+        """Validate and order the observed subset; None means all modalities."""
+        if observed is None:
+            return self.modalities
+        wanted = set(observed)
+        unknown = sorted(wanted - set(self.modalities))
+        if unknown:
+            raise UnsupportedSubset(f"{self.name} has no modality {unknown}; it has {self.modalities}")
+        observed = [m for m in self.modalities if m in wanted]
+        if not observed:
+            raise UnsupportedSubset("observe at least one modality")
+        return observed
+
+    # --- the interface (generative models implement all; fusion models predict/loss) ------
+    def encode(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> dict[str, Posterior]:
+        """Posterior per latent group given the observed modalities."""
+        raise NotImplementedError(f"{self.name} has no latent posterior")
+
+    def decode(self, latents: dict[str, Tensor], modalities: Iterable[str] | None = None) -> dict[str, Tensor]:
+        """Decoder params for each requested modality from a value of every latent group."""
+        raise NotImplementedError(f"{self.name} has no decoder")
+
+    def prior_sample(self, n: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """n draws of every latent group from the prior N(0, I)."""
+        return {g: torch.randn(n, d, generator=generator) for g, d in self.latent_groups.items()}
+
+    def reconstruct(
+        self,
+        inputs: dict[str, Tensor],
+        observed: Iterable[str] | None = None,
+        sample: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Tensor]:
+        """Every modality, in data space, from the posterior given the observed subset."""
+        post = self.encode(inputs, observed)
+        z = {g: (p.sample(generator) if sample else p.mean) for g, p in post.items()}
+        params = self.decode(z)
+        return {m: to_data_space(self.specs[m], p) for m, p in params.items()}
+
+    def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
+        """Class probabilities (n, C) or a score (n,) from the observed modalities."""
+        raise NotImplementedError(f"{self.name} predicts no label")
+
+    def loss(self, inputs: dict[str, Tensor], targets: dict[str, Tensor], step: int) -> tuple[Tensor, dict[str, float]]:
+        """Training objective (to minimise) and its named terms, for the progress bar."""
+        raise NotImplementedError
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
