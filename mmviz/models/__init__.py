@@ -8,13 +8,16 @@ from mmviz.models.base import (
     ModelConfig,
     MultimodalModel,
     Posterior,
+    TrainingPhase,
     UnsupportedSubset,
     log_likelihood,
     to_data_space,
 )
 
 # name -> "module:Class". Lazy, so importing the registry stays cheap.
-MODELS: dict[str, str] = {}
+MODELS: dict[str, str] = {
+    "oracle": "mmviz.models.oracle:OracleClassifier",
+}
 
 
 def register(name: str, target: str) -> None:
@@ -33,6 +36,7 @@ __all__ = [
     "ModelConfig",
     "MultimodalModel",
     "Posterior",
+    "TrainingPhase",
     "UnsupportedSubset",
     "log_likelihood",
     "model_class",

@@ -15,7 +15,7 @@ Vocabulary used throughout:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,6 +23,19 @@ import torch
 from torch import Tensor, nn
 
 from mmviz.data.base import ModalitySpec
+
+
+@dataclass
+class TrainingPhase:
+    """One stage of training: a loss over a set of parameters (None = all of them).
+
+    Most models have one phase. MFM adds a second, its surrogate inference networks, trained
+    after the main model with the main model frozen (Tsai et al. 2019, section 3.3).
+    """
+
+    name: str
+    loss: Callable[[dict[str, Tensor], dict[str, Tensor], int], tuple[Tensor, dict[str, float]]]
+    parameters: list[nn.Parameter] | None = None
 
 
 class UnsupportedSubset(ValueError):
@@ -179,6 +192,10 @@ class MultimodalModel(nn.Module):
     def loss(self, inputs: dict[str, Tensor], targets: dict[str, Tensor], step: int) -> tuple[Tensor, dict[str, float]]:
         """Training objective (to minimise) and its named terms, for the progress bar."""
         raise NotImplementedError
+
+    def training_phases(self) -> list[TrainingPhase]:
+        """The stages the trainer runs in order; override to add e.g. surrogate inference."""
+        return [TrainingPhase("main", self.loss)]
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,5 @@
+import sys
+
+from mmviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,204 @@
+"""`python -m mmviz ...`: datasets, training, evaluation, checkpoints and benchmarks.
+
+Every command prints a readable summary, or JSON with `--json`. Errors the user can fix (an
+unknown dataset, a malformed MNIST folder, a broken checkpoint) are one line on stderr and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _print(obj: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj, indent=2, default=str))
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, dict):
+                print(f"{k}:")
+                for k2, v2 in v.items():
+                    print(f"  {k2}: {v2}")
+            else:
+                print(f"{k}: {v}")
+    else:
+        print(obj)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = _parse_value(value)
+    return out
+
+
+# ---- commands -------------------------------------------------------------------------------
+def cmd_data(args: argparse.Namespace) -> int:
+    from mmviz.data import load_dataset
+
+    options = {"mnist_dir": args.mnist} if args.mnist else {}
+    ds = load_dataset(args.name, args.modalities, seed=args.seed, **options)
+    summary = ds.summary()
+    if args.json:
+        _print(summary, True)
+    else:
+        print(f"{ds.name} (version {ds.version}, seed {ds.seed}): {len(ds)} samples")
+        print("  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))
+        for m, s in ds.specs.items():
+            rng = f" in {list(s.value_range)}" if s.value_range else ""
+            voc = f", {len(s.vocab)} symbols" if s.vocab else ""
+            print(f"  modality {m}: {s.kind} {tuple(s.shape)} {s.dtype}{rng}{voc} "
+                  f"-> {s.likelihood} likelihood")
+        print("  targets: " + ", ".join(sorted(ds.targets)))
+        print("  factors: " + ", ".join(f"{k} ({v})" for k, v in ds.factor_kinds.items()))
+    if args.preview:
+        from mmviz.data.preview import preview_grid
+
+        img = preview_grid(ds, n=args.preview_n, seed=args.seed)
+        img.save(args.preview)
+        print(f"wrote {args.preview} ({img.width}x{img.height})", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mmviz.train import TrainSettings, run_training
+
+    settings = TrainSettings(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+        max_steps=args.max_steps, seed=args.seed,
+    )
+    path = run_training(
+        args.model, args.dataset, args.modalities, args.out, _overrides(args.set), settings,
+        evaluate=not args.no_eval, progress=not args.quiet,
+    )
+    if path is not None:
+        print(f"saved {path}")
+    return 0
+
+
+def cmd_train_all(args: argparse.Namespace) -> int:
+    from mmviz.zoo import train_all
+
+    train_all(only=args.only, root=Path(args.root), progress=not args.quiet)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from mmviz.evaluate import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(args.id, write=not args.no_write, quick=args.quick)
+    _print(metrics, args.json)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from mmviz.zoo import checkpoint_table
+
+    rows = checkpoint_table()
+    if args.json:
+        _print(rows, True)
+        return 0
+    if not rows:
+        print("no checkpoints; build them with `python -m mmviz train-all`")
+    for r in rows:
+        head = ", ".join(f"{k} {v}" for k, v in r["headline"].items())
+        print(f"{r['id']:<24} {r['model']:<12} {r['dataset']:<10} {','.join(r['modalities']):<28} {head}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from mmviz import bench
+
+    fn = getattr(bench, f"bench_{args.what}", None)
+    if fn is None:
+        raise ValueError(f"unknown benchmark {args.what!r}; choose from: fusion, interpret, app")
+    _print(fn(sizes="tiny" if args.tiny else "default"), args.json)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mmviz", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="build or load a dataset and describe it")
+    d.add_argument("name", help="digits | sentiment")
+    d.add_argument("--modalities", help="comma-separated subset, e.g. hand,label")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--mnist", help="folder with MNIST IDX files (digits only)")
+    d.add_argument("--preview", help="write a PNG grid of a few samples in every modality")
+    d.add_argument("--preview-n", type=int, default=6)
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_data)
+
+    t = sub.add_parser("train", help="train one model and save a checkpoint")
+    t.add_argument("model")
+    t.add_argument("--dataset", default="digits")
+    t.add_argument("--modalities", help="comma-separated, e.g. hand,label (default: all)")
+    t.add_argument("--out", required=True, help="checkpoint folder, e.g. checkpoints/my_mvae")
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--batch-size", type=int, default=100)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--patience", type=int, default=5)
+    t.add_argument("--max-steps", type=int)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="model config field (JSON value), repeatable")
+    t.add_argument("--no-eval", action="store_true")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    a = sub.add_parser("train-all", help="rebuild every shipped checkpoint")
+    a.add_argument("--only", nargs="*", help="ids to rebuild (default: all)")
+    a.add_argument("--root", default=str(Path(__file__).resolve().parent.parent / "checkpoints"))
+    a.add_argument("--quiet", action="store_true")
+    a.set_defaults(func=cmd_train_all)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint (also written into its meta.json)")
+    e.add_argument("id")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--no-write", action="store_true")
+    e.add_argument("--quick", action="store_true", help="a slice of the test set")
+    e.set_defaults(func=cmd_eval)
+
+    ls = sub.add_parser("list", help="list checkpoints with headline metrics")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_list)
+
+    b = sub.add_parser("bench", help="speed benchmarks")
+    b.add_argument("what", help="fusion | interpret | app")
+    b.add_argument("--tiny", action="store_true")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mmviz.checkpoint import CheckpointError
+    from mmviz.data.base import DataError
+    from mmviz.models.base import UnsupportedSubset
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, CheckpointError, UnsupportedSubset, ValueError) as e:
+        print(f"mmviz {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

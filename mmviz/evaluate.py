@@ -1,0 +1,258 @@
+"""Evaluation of any checkpoint, chosen by what the model can do, never by its name.
+
+- classifiers (`predict` gives class probabilities): test accuracy; label accuracy from every
+  observed subset of the non-label modalities (the missing-modality robustness table);
+- generative models (they have latent groups): coherence of cross-modal generation judged by
+  the oracle classifiers, from posterior samples; importance-weighted log-likelihoods;
+- regressors (`predict` gives a score): the LMF paper's metrics, per interaction recipe, and
+  with modalities missing.
+Results go into the checkpoint's meta.json under "metrics".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mmviz.checkpoint import Checkpoint, CheckpointError, load_checkpoint, update_meta
+from mmviz.data import load_dataset
+from mmviz.data.base import MultimodalDataset
+from mmviz.models import MultimodalModel, UnsupportedSubset, to_data_space
+
+EVAL_BATCH = 500
+COHERENCE_DRAWS = 5
+IW_SAMPLES = 100
+
+
+def subsets(names: list[str], min_size: int = 1) -> list[tuple[str, ...]]:
+    """Every subset of `names` with at least `min_size` members, smallest first."""
+    return [c for k in range(min_size, len(names) + 1) for c in itertools.combinations(names, k)]
+
+
+def key(subset: Iterable[str]) -> str:
+    return "+".join(subset)
+
+
+def batched(ds: MultimodalDataset, split: str, limit: int | None, batch: int = EVAL_BATCH):
+    idx = ds.indices(split)
+    n = len(idx) if limit is None else min(limit, len(idx))
+    for start in range(0, n, batch):
+        sl = slice(start, min(start + batch, n))
+        yield ds.tensors(split, sl), {k: ds.target_tensor(split, k, sl) for k in ds.targets}
+
+
+@torch.no_grad()
+def _predict_all(model: MultimodalModel, ds: MultimodalDataset, observed, limit) -> Tensor:
+    return torch.cat([model.predict(x, observed) for x, _ in batched(ds, "test", limit)])
+
+
+def _targets(ds: MultimodalDataset, name: str, limit: int | None) -> Tensor:
+    t = ds.target_tensor("test", name)
+    return t if limit is None else t[:limit]
+
+
+def classification_metrics(model, ds, limit=None, class_target="class") -> dict[str, Any]:
+    """Accuracy with all inputs, and from every subset of the non-label modalities."""
+    y = _targets(ds, class_target, limit)
+    label = model.label_modality
+    inputs = [m for m in model.modalities if m != label]
+    out: dict[str, Any] = {}
+    if not inputs:
+        return out
+    table: dict[str, float | None] = {}
+    reasons: dict[str, str] = {}
+    for s in subsets(inputs):
+        try:
+            p = _predict_all(model, ds, list(s), limit)
+        except UnsupportedSubset as e:
+            table[key(s)], reasons[key(s)] = None, str(e)
+            continue
+        table[key(s)] = float((p.argmax(-1) == y).float().mean())
+    if label is None and len(inputs) == 1:
+        out["test_accuracy"] = table[key(inputs)]
+    else:
+        out["label_accuracy"] = table
+        if reasons:
+            out["label_accuracy_unsupported"] = reasons
+    return out
+
+
+# ---- coherence ---------------------------------------------------------------------------
+@cache
+def _oracle(modality: str) -> MultimodalModel | None:
+    try:
+        return load_checkpoint(f"oracle_{modality}").model
+    except CheckpointError:
+        return None
+
+
+def oracle_logits(modality: str, ds: MultimodalDataset, x: Tensor) -> Tensor:
+    """The judge for `modality`: the label judges itself; others need a shipped oracle."""
+    spec = ds.specs[modality]
+    if spec.kind == "categorical":
+        return torch.log(x.clamp_min(1e-8)) if x.dim() == 2 else x
+    return _oracle(modality).logits(x)
+
+
+@torch.no_grad()
+def coherence_metrics(model, ds, limit=None, draws=COHERENCE_DRAWS, seed=0) -> dict[str, Any]:
+    """Accuracy of the oracle on modalities generated from sources (single ones and all).
+
+    Generation decodes posterior *samples* and averages accuracy over `draws` draws: decoding
+    the posterior mean gives one prototype per class and inflates coherence, so that figure
+    is reported separately as `coherence_mean`.
+    """
+    y = _targets(ds, "class", limit)
+    mods = model.modalities
+    judged = [m for m in mods if oracle_available(m, ds)]
+    sources = [(m,) for m in mods] + ([tuple(mods)] if len(mods) > 2 else [])
+    sampled: dict[str, float] = {}
+    mean_decoded: dict[str, float] = {}
+    gen = torch.Generator().manual_seed(seed)
+    for src in sources:
+        targets = [m for m in judged if m not in src or len(src) == len(mods)]
+        hits = {m: 0.0 for m in targets}
+        hits_mean = {m: 0.0 for m in targets}
+        offset = 0
+        try:
+            for x, _ in batched(ds, "test", limit):
+                yb = y[offset : offset + len(next(iter(x.values())))]
+                offset += len(yb)
+                post = model.encode(x, list(src))
+                for d in range(draws + 1):
+                    z = {g: (p.mean if d == draws else p.sample(gen)) for g, p in post.items()}
+                    params = model.decode(z, targets)
+                    for m in targets:
+                        logits = oracle_logits(m, ds, to_data_space(ds.specs[m], params[m]))
+                        ok = float((logits.argmax(-1) == yb).sum())
+                        if d == draws:
+                            hits_mean[m] += ok
+                        else:
+                            hits[m] += ok / draws
+        except UnsupportedSubset:
+            continue
+        for m in targets:
+            sampled[f"{key(src)}->{m}"] = hits[m] / len(y)
+            mean_decoded[f"{key(src)}->{m}"] = hits_mean[m] / len(y)
+    return {"coherence": sampled, "coherence_mean": mean_decoded} if sampled else {}
+
+
+def oracle_available(modality: str, ds: MultimodalDataset) -> bool:
+    return ds.specs[modality].kind == "categorical" or _oracle(modality) is not None
+
+
+# ---- log-likelihoods -----------------------------------------------------------------------
+@torch.no_grad()
+def loglik_metrics(model, ds, limit=500, k=IW_SAMPLES) -> dict[str, Any]:
+    """Importance-weighted estimates (K samples) as in the MVAE and JMVAE papers."""
+    fn = getattr(model, "log_likelihood_iw", None)
+    if fn is None or "hand" not in model.modalities:
+        return {}
+    label = model.label_modality
+    queries: dict[str, tuple[list[str], list[str]]] = {"hand": (["hand"], [])}
+    if label:
+        queries["hand|" + label] = (["hand"], [label])
+        queries["hand," + label] = (["hand", label], [])
+    out: dict[str, float] = {}
+    torch.manual_seed(0)
+    for name, (target, given) in queries.items():
+        vals = []
+        for x, _ in batched(ds, "test", limit, batch=100):
+            try:
+                vals.append(fn(x, target, given, k))
+            except UnsupportedSubset:
+                vals = []
+                break
+        if vals:
+            out[name] = float(torch.cat(vals).mean())
+    return {"loglik": out, "loglik_k": k} if out else {}
+
+
+# ---- regression (sentiment) ----------------------------------------------------------------
+def regression_scores(pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """The LMF paper's metrics: MAE, Pearson r, binary accuracy and F1, 7-class accuracy."""
+    from sklearn.metrics import f1_score
+
+    yb, pb = score >= 0, pred >= 0
+    return {
+        "mae": float(np.abs(pred - score).mean()),
+        "corr": float(np.corrcoef(pred, score)[0, 1]) if pred.std() > 0 else 0.0,
+        "acc2": float((yb == pb).mean()),
+        "f1": float(f1_score(yb, pb, average="weighted")),
+        "acc7": float((np.clip(np.round(pred), -3, 3) == np.clip(np.round(score), -3, 3)).mean()),
+    }
+
+
+@torch.no_grad()
+def regression_metrics(model, ds, limit=None) -> dict[str, Any]:
+    score = _targets(ds, "score", limit).numpy()
+    pred = _predict_all(model, ds, None, limit).reshape(-1).numpy()
+    out: dict[str, Any] = regression_scores(pred, score)
+    if "interaction" in ds.factors:
+        names = ds.info.get("interactions", [])
+        inter = ds.factors["interaction"][ds.indices("test")][: len(score)]
+        out["by_interaction"] = {
+            (names[c] if c < len(names) else str(c)): float(((pred >= 0) == (score >= 0))[inter == c].mean())
+            for c in np.unique(inter)
+        }
+    missing: dict[str, float] = {}
+    mods = model.modalities
+    for s in subsets(mods):
+        if len(s) == len(mods):
+            continue
+        p = _predict_all(model, ds, list(s), limit).reshape(-1).numpy()
+        gone = [m for m in mods if m not in s]
+        missing["-" + "-".join(gone)] = float(((p >= 0) == (score >= 0)).mean())
+    out["missing"] = missing
+    params = {"total": model.parameter_count()}
+    if hasattr(model, "fusion_parameter_count"):
+        params["fusion"] = int(model.fusion_parameter_count())
+    out["params"] = params
+    return out
+
+
+# ---- entry point ---------------------------------------------------------------------------
+def evaluation_dataset(ck: Checkpoint) -> MultimodalDataset:
+    return load_dataset(ck.meta.get("dataset", "digits"), ck.model.modalities, seed=0)
+
+
+def evaluate_model(model: MultimodalModel, ds: MultimodalDataset, quick: bool = False) -> dict[str, Any]:
+    """All metrics that apply to `model` on the test split (a 200-sample slice when quick)."""
+    limit = 200 if quick else None
+    metrics: dict[str, Any] = {"test_samples": len(ds.indices("test")) if limit is None else limit}
+    probe = {k: v[:2] for k, v in ds.tensors("test", slice(0, 2)).items()}
+    try:
+        with torch.no_grad():
+            out = model.predict(probe, None)
+    except NotImplementedError:
+        out = None
+    if out is not None and out.dim() == 2:
+        metrics.update(classification_metrics(model, ds, limit))
+    elif out is not None:
+        metrics.update(regression_metrics(model, ds, limit))
+    if model.latent_groups and "class" in ds.targets:
+        metrics.update(coherence_metrics(model, ds, limit))
+        metrics.update(loglik_metrics(model, ds, limit=100 if quick else 500))
+    for name, fn in EXTRA_METRICS.items():
+        if hasattr(model, name):
+            metrics.update(fn(model, ds, limit))
+    return metrics
+
+
+# Model-provided extras, keyed by the method that makes them apply (e.g. MFM's surrogate).
+EXTRA_METRICS: dict[str, Callable[..., dict[str, Any]]] = {}
+
+
+def evaluate_checkpoint(ref, write: bool = True, quick: bool = False) -> dict[str, Any]:
+    ck = load_checkpoint(ref)
+    metrics = evaluate_model(ck.model, evaluation_dataset(ck), quick=quick)
+    if write and not quick:
+        update_meta(ck.path, metrics=metrics)
+    return metrics
+

@@ -1,0 +1,117 @@
+"""The model zoo: the recipe of every shipped checkpoint, and a table of what is on disk.
+
+`python -m mmviz train-all` replays these recipes with fixed seeds, so every checkpoint in
+`checkpoints/` is reproducible by the project's own command. Oracles come first: evaluation of
+the generative models uses them to judge coherence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmviz.checkpoint import CHECKPOINT_ROOT, META, list_ids
+from mmviz.train import TrainSettings, run_training
+
+DIGITS5 = ["hand", "print", "label", "text", "sound"]
+
+
+@dataclass
+class Recipe:
+    """One shipped checkpoint: which model, on what, with which settings (and why, in `note`)."""
+
+    id: str
+    model: str
+    dataset: str
+    modalities: list[str] | None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    note: str = ""
+
+
+def _oracle(modality: str) -> Recipe:
+    return Recipe(
+        id=f"oracle_{modality}",
+        model="oracle",
+        dataset="digits",
+        modalities=[modality],
+        overrides={"modality": modality},
+        settings=TrainSettings(epochs=15, batch_size=64, lr=1e-3, patience=4),
+        note="independent judge of generated samples (coherence)",
+    )
+
+
+ZOO: list[Recipe] = [
+    _oracle("hand"),
+    _oracle("print"),
+    _oracle("text"),
+    _oracle("sound"),
+]
+
+
+def recipe(rid: str) -> Recipe:
+    for r in ZOO:
+        if r.id == rid:
+            return r
+    raise ValueError(f"no recipe {rid!r}; known: {', '.join(r.id for r in ZOO)}")
+
+
+def train_all(only: list[str] | None = None, root: Path = CHECKPOINT_ROOT, progress: bool = True) -> None:
+    """Rebuild the checkpoints (all, or the ids in `only`), in zoo order."""
+    chosen = [recipe(i) for i in only] if only else ZOO
+    t0 = time.perf_counter()
+    for r in chosen:
+        t = time.perf_counter()
+        print(f"== {r.id}: {r.model} on {r.dataset} ({','.join(r.modalities or ['all'])})", flush=True)
+        run_training(r.model, r.dataset, r.modalities, root / r.id, r.overrides, r.settings,
+                     evaluate=True, progress=progress)
+        print(f"   done in {time.perf_counter() - t:.0f} s", flush=True)
+    print(f"train-all: {len(chosen)} checkpoints in {time.perf_counter() - t0:.0f} s")
+
+
+# Metrics shown as a checkpoint's headline, in order of preference: (label, path in metrics).
+HEADLINES: list[tuple[str, tuple[str, ...]]] = [
+    ("acc", ("test_accuracy",)),
+    ("label|hand", ("label_accuracy", "hand")),
+    ("label->hand", ("coherence", "label->hand")),
+    ("head|all", ("head_accuracy", "all")),
+    ("acc2", ("acc2",)),
+    ("mae", ("mae",)),
+    ("log p(hand)", ("loglik", "hand")),
+]
+
+
+def _dig(d: dict, path: tuple[str, ...]) -> Any:
+    for k in path:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def checkpoint_table(root: Path = CHECKPOINT_ROOT) -> list[dict[str, Any]]:
+    """One row per checkpoint on disk: id, model, dataset, modalities and headline metrics."""
+    rows = []
+    for cid in list_ids(root):
+        try:
+            meta = json.loads((root / cid / META).read_text())
+        except (OSError, json.JSONDecodeError):
+            meta = {}
+        metrics = meta.get("metrics", {})
+        headline = {}
+        for label, path in HEADLINES:
+            v = _dig(metrics, path)
+            if isinstance(v, int | float):
+                headline[label] = round(float(v), 3)
+        rows.append({
+            "id": cid,
+            "model": meta.get("model", "?"),
+            "dataset": meta.get("dataset", "?"),
+            "modalities": meta.get("modalities", []),
+            "headline": headline,
+            "wall_time_s": meta.get("wall_time_s"),
+        })
+    return rows

@@ -1,0 +1,1 @@
+"""UI-layer helpers shared by pages: Streamlit caching and widgets. No computation here."""
