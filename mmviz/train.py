@@ -151,7 +151,10 @@ def train_model(
                 running += float(loss.detach())
                 count += 1
                 if hasattr(bar, "set_postfix"):
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in {"loss": float(loss.detach()), **terms}.items()})
+                    bar.set_postfix(
+                        {k: f"{v:.3g}" for k, v in {"loss": float(loss.detach()), **terms}.items()},
+                        refresh=False,
+                    )
                 if settings.max_steps is not None and step >= settings.max_steps:
                     break
             valid = validation_loss(model, phase, ds, settings.batch_size, settings.seed)
@@ -182,6 +185,7 @@ def train_model(
     for p in model.parameters():
         p.requires_grad_(True)
     model.eval()
+    model.after_training(ds)
     if world > 1:
         sums: list[str] = [""] * world
         torch.distributed.all_gather_object(sums, state_checksum(model))

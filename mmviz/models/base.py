@@ -197,5 +197,8 @@ class MultimodalModel(nn.Module):
         """The stages the trainer runs in order; override to add e.g. surrogate inference."""
         return [TrainingPhase("main", self.loss)]
 
+    def after_training(self, ds) -> None:  # noqa: ANN001 - a MultimodalDataset
+        """Hook run once training ends (e.g. record training means for missing modalities)."""
+
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
