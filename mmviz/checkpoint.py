@@ -30,7 +30,10 @@ from mmviz.models import MultimodalModel, model_class
 
 WEIGHTS, CONFIG, META = "model.safetensors", "config.json", "meta.json"
 FORMAT = 1
-CHECKPOINT_ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
+# The shipped zoo; MMVIZ_CHECKPOINTS points the app and CLI at another folder of checkpoints.
+CHECKPOINT_ROOT = Path(
+    os.environ.get("MMVIZ_CHECKPOINTS") or Path(__file__).resolve().parent.parent / "checkpoints"
+)
 
 
 class CheckpointError(ValueError):
@@ -104,15 +107,26 @@ def save_checkpoint(model: MultimodalModel, out: str | Path, meta: dict[str, Any
     return out
 
 
+def atomic_write_json(path: str | Path, data: Any) -> None:
+    """Write JSON to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, default=_jsonable)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def update_meta(path: str | Path, **fields: Any) -> dict[str, Any]:
     """Merge fields into meta.json (atomically) and return the new meta."""
     path = Path(path)
     meta = read_json(path / META)
     meta.update(fields)
-    fd, tmp = tempfile.mkstemp(prefix=".meta.", dir=path)
-    with os.fdopen(fd, "w") as f:
-        json.dump(meta, f, indent=2, default=_jsonable)
-    os.replace(tmp, path / META)
+    atomic_write_json(path / META, meta)
     return meta
 
 

@@ -44,12 +44,28 @@ def _oracle(modality: str) -> Recipe:
     )
 
 
+FUSION_SETTINGS = TrainSettings(epochs=25, batch_size=32, lr=1e-3, patience=5)
+
+
+def _fusion(model: str, rid: str, **overrides: Any) -> Recipe:
+    return Recipe(id=rid, model=model, dataset="sentiment", modalities=None,
+                  overrides=overrides, settings=FUSION_SETTINGS,
+                  note="sentiment score regression with L1 loss, as in the LMF reference code")
+
+
 ZOO: list[Recipe] = [
     _oracle("hand"),
     _oracle("print"),
     _oracle("text"),
     _oracle("sound"),
+    _fusion("tfn", "tfn_sentiment"),
+    _fusion("lmf", "lmf_sentiment"),
+    _fusion("early_fusion", "early_sentiment"),
+    _fusion("late_fusion", "late_sentiment"),
 ]
+
+RANKS = (1, 2, 4, 8, 16)
+RESULTS_ROOT = CHECKPOINT_ROOT.parent / "results"
 
 
 def recipe(rid: str) -> Recipe:
@@ -70,6 +86,42 @@ def train_all(only: list[str] | None = None, root: Path = CHECKPOINT_ROOT, progr
                      evaluate=True, progress=progress)
         print(f"   done in {time.perf_counter() - t:.0f} s", flush=True)
     print(f"train-all: {len(chosen)} checkpoints in {time.perf_counter() - t0:.0f} s")
+
+
+def lmf_rank_study(
+    ranks: tuple[int, ...] = RANKS,
+    seeds: tuple[int, ...] = (0,),
+    settings: TrainSettings = FUSION_SETTINGS,
+    out: Path | None = RESULTS_ROOT / "lmf_rank.json",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """LMF at several ranks, same seed(s) and budget: test metrics per rank (and per seed)."""
+    import tempfile
+
+    from mmviz.checkpoint import atomic_write_json, code_version
+    from mmviz.evaluate import evaluate_checkpoint
+
+    rows = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for rank in ranks:
+            for seed in seeds:
+                run = TrainSettings(**{**settings.__dict__, "seed": seed})
+                path = run_training("lmf", "sentiment", None, Path(tmp) / f"r{rank}s{seed}",
+                                    {"rank": rank}, run, evaluate=False, progress=progress)
+                m = evaluate_checkpoint(path, write=False)
+                rows.append({"rank": rank, "seed": seed, "acc2": m["acc2"], "mae": m["mae"],
+                             "corr": m["corr"], "fusion_params": m["params"]["fusion"]})
+    result = {
+        "study": "lmf-rank",
+        "claim": "Low ranks (< 10) suffice; higher ranks can be unstable (Liu et al., ACL 2018)",
+        "ranks": list(ranks), "seeds": list(seeds), "rows": rows,
+        "settings": settings.__dict__, "code_version": code_version(),
+        "wall_time_s": round(time.perf_counter() - t0, 1),
+    }
+    if out is not None:
+        atomic_write_json(out, result)
+    return result
 
 
 # Metrics shown as a checkpoint's headline, in order of preference: (label, path in metrics).
