@@ -1,0 +1,254 @@
+"""Telephone-keypad (DTMF) tones: synthesis, a fixed 32x32 spectrogram, Griffin-Lim, WAV I/O.
+
+The spectrogram uses one FIXED normalisation (dB clipped to [DB_MIN, DB_MAX] mapped to [0, 1])
+rather than per-clip max-normalisation, so loudness and noise level stay visible to the models
+and the mapping can be undone exactly for Griffin-Lim. The frequency crop (bins 20..51 of a
+256-point STFT at 8 kHz, 625..1594 Hz at 31.25 Hz/bin) keeps all seven DTMF frequencies at least
+two bins apart. Rows of a spectrogram are frequency bins (row 0 = lowest), columns are frames:
+display with the origin at the bottom.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import wave as wavelib
+from math import gcd
+
+import numpy as np
+
+from mmviz.data.base import DataError
+
+RATE = 8000
+NPERSEG = 256
+HOP = 128
+N_FRAMES = 32
+N_BINS = 32
+BIN_LO = 20  # first kept FFT bin: 20 * 31.25 = 625 Hz
+CLIP_LEN = NPERSEG + (N_FRAMES - 1) * HOP  # 4224 samples = 0.528 s: exactly 32 frames
+DB_MIN = -70.0
+DB_MAX = -10.0
+FADE_S = 0.005  # raised-cosine fade so tone edges do not click or smear across frequencies
+
+DTMF_ROWS = (697.0, 770.0, 852.0, 941.0)
+DTMF_COLS = (1209.0, 1336.0, 1477.0)
+# digit -> (row frequency, column frequency) on the telephone keypad
+DTMF: dict[int, tuple[float, float]] = {
+    1: (697.0, 1209.0),
+    2: (697.0, 1336.0),
+    3: (697.0, 1477.0),
+    4: (770.0, 1209.0),
+    5: (770.0, 1336.0),
+    6: (770.0, 1477.0),
+    7: (852.0, 1209.0),
+    8: (852.0, 1336.0),
+    9: (852.0, 1477.0),
+    0: (941.0, 1336.0),
+}
+
+# style ranges: small enough that a tone stays inside its DTMF bin neighbourhood and in the clip
+DURATION_RANGE = (0.20, 0.40)  # seconds of tone
+ONSET_RANGE = (0.0, 0.10)  # seconds of silence before the tone
+LOUDNESS_RANGE = (-20.0, -6.0)  # dBFS peak of the two-tone sum
+NOISE_RANGE = (0.002, 0.03)  # std of white noise (log-uniform)
+PITCH_RANGE = (-0.015, 0.015)  # relative frequency shift
+
+
+def bin_frequencies() -> np.ndarray:
+    """Centre frequency (Hz) of each spectrogram row."""
+    return (BIN_LO + np.arange(N_BINS)) * RATE / NPERSEG
+
+
+def synthesize(
+    digit: np.ndarray | int,
+    duration: np.ndarray | float,
+    loudness: np.ndarray | float,
+    noise: np.ndarray | float,
+    pitch: np.ndarray | float,
+    onset: np.ndarray | float,
+    seed: np.ndarray | int,
+) -> np.ndarray:
+    """DTMF waveform(s) of CLIP_LEN samples at 8 kHz, a pure function of the factors.
+
+    All arguments broadcast over a batch; a scalar call returns one (CLIP_LEN,) wave. `seed`
+    fixes the tones' start phases and the noise, so a stored sample can be regenerated exactly
+    for playback instead of storing every waveform.
+    """
+    scalar = np.ndim(digit) == 0
+    digit, duration, loudness, noise, pitch, onset, seed = (
+        np.atleast_1d(np.asarray(a)) for a in (digit, duration, loudness, noise, pitch, onset, seed)
+    )
+    n = max(len(a) for a in (digit, duration, loudness, noise, pitch, onset, seed))
+    digit, duration, loudness, noise, pitch, onset, seed = (
+        np.broadcast_to(a, (n,)) for a in (digit, duration, loudness, noise, pitch, onset, seed)
+    )
+    if np.any((digit < 0) | (digit > 9)):
+        raise DataError("DTMF digit must be in 0..9")
+    table = np.array([DTMF[d] for d in range(10)])  # (10, 2)
+    freqs = table[digit.astype(np.int64)] * (1.0 + pitch[:, None])  # (n, 2)
+    t = np.arange(CLIP_LEN) / RATE
+    phases = np.empty((n, 2))
+    noise_wave = np.empty((n, CLIP_LEN))
+    for i in range(n):
+        rng = np.random.default_rng(int(seed[i]))
+        phases[i] = rng.uniform(0.0, 2 * np.pi, size=2)
+        noise_wave[i] = rng.standard_normal(CLIP_LEN)
+    amp = 10.0 ** (loudness / 20.0) / 2.0  # each tone; the sum peaks at 10^(L/20)
+    # phase in cycles, reduced to [0, 1) in float64, then a float32 sine (30x faster than float64
+    # and still ~1e-7 accurate after the reduction)
+    cycles = freqs[:, :, None] * t + phases[:, :, None] / (2 * np.pi)
+    cycles -= np.floor(cycles)
+    tones = np.sin((2 * np.pi * cycles).astype(np.float32)).sum(axis=1, dtype=np.float64)
+    tt = t[None, :] - onset[:, None]  # time since onset
+    fade = np.clip(np.minimum(tt, duration[:, None] - tt) / FADE_S, 0.0, 1.0)
+    envelope = 0.5 - 0.5 * np.cos(np.float32(np.pi) * fade.astype(np.float32))
+    out = amp[:, None] * envelope * tones + noise[:, None] * noise_wave
+    out = out.astype(np.float32)
+    return out[0] if scalar else out
+
+
+def _signal():
+    """scipy.signal, imported on first use: it takes ~0.8 s, which a cached load should not pay."""
+    from scipy import signal
+
+    return signal
+
+
+def _stft(wave: np.ndarray) -> np.ndarray:
+    _, _, z = _signal().stft(
+        wave,
+        fs=RATE,
+        window="hann",
+        nperseg=NPERSEG,
+        noverlap=NPERSEG - HOP,
+        boundary=None,
+        padded=False,
+    )
+    return z  # (..., NPERSEG // 2 + 1, frames)
+
+
+def _istft(z: np.ndarray) -> np.ndarray:
+    # Without boundary padding the first and last half-window have a window sum near zero, so
+    # scipy warns about NOLA; those few edge samples just come back attenuated, which is fine.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="NOLA condition failed")
+        _, x = _signal().istft(
+            z, fs=RATE, window="hann", nperseg=NPERSEG, noverlap=NPERSEG - HOP, boundary=False
+        )
+    return x
+
+
+def spectrogram(wave: np.ndarray) -> np.ndarray:
+    """(..., CLIP_LEN) waveform(s) -> (..., 32, 32) normalised log-magnitude in [0, 1]."""
+    wave = np.asarray(wave, dtype=np.float64)
+    if wave.shape[-1] != CLIP_LEN:
+        raise DataError(
+            f"waveform has {wave.shape[-1]} samples, the spectrogram needs {CLIP_LEN}; "
+            "use wave_to_input_spectrogram for recordings of any length"
+        )
+    mag = np.abs(_stft(wave))[..., BIN_LO : BIN_LO + N_BINS, :]
+    db = 20.0 * np.log10(np.maximum(mag, 1e-12))
+    return ((np.clip(db, DB_MIN, DB_MAX) - DB_MIN) / (DB_MAX - DB_MIN)).astype(np.float32)
+
+
+def spectrogram_to_magnitude(spec01: np.ndarray) -> np.ndarray:
+    """Undo the normalisation: full (129, 32) STFT magnitude, zero outside the kept bins.
+
+    Values at the floor (0) become silence rather than DB_MIN, because the floor stands for
+    "at most DB_MIN".
+    """
+    spec = np.asarray(spec01, dtype=np.float64).reshape(N_BINS, N_FRAMES)
+    mag = 10.0 ** ((DB_MIN + np.clip(spec, 0.0, 1.0) * (DB_MAX - DB_MIN)) / 20.0)
+    mag[spec <= 0.0] = 0.0
+    full = np.zeros((NPERSEG // 2 + 1, N_FRAMES))
+    full[BIN_LO : BIN_LO + N_BINS] = mag
+    return full
+
+
+def griffin_lim(spec01: np.ndarray, n_iter: int = 60, seed: int = 0) -> np.ndarray:
+    """A CLIP_LEN waveform whose spectrogram approximates `spec01` ((32,32) or (1,32,32)).
+
+    Griffin-Lim keeps the target magnitude and re-estimates only the phase by alternating
+    ISTFT and STFT; the random initial phase is seeded so playback is reproducible.
+    """
+    mag = spectrogram_to_magnitude(spec01)
+    rng = np.random.default_rng(seed)
+    z = mag * np.exp(2j * np.pi * rng.random(mag.shape))
+    for _ in range(max(1, int(n_iter))):
+        x = _istft(z)[:CLIP_LEN]
+        est = _stft(x)
+        z = mag * np.exp(1j * np.angle(est))
+    x = _istft(z)[:CLIP_LEN]
+    if len(x) < CLIP_LEN:
+        x = np.pad(x, (0, CLIP_LEN - len(x)))
+    return x.astype(np.float32)
+
+
+def wav_bytes(wave: np.ndarray, rate: int = RATE) -> bytes:
+    """Mono 16-bit PCM WAV file contents (what a browser audio player takes)."""
+    x = np.clip(np.asarray(wave, dtype=np.float64).reshape(-1), -1.0, 1.0)
+    pcm = np.round(x * 32767.0).astype("<i2")
+    buf = io.BytesIO()
+    with wavelib.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(rate))
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue()
+
+
+def read_wav(data: bytes, rate: int = RATE) -> tuple[np.ndarray, int]:
+    """(mono float32 wave in [-1, 1], rate) from WAV bytes: stereo mixed down, resampled.
+
+    Only uncompressed PCM is read (what the stdlib `wave` module supports); anything else is a
+    DataError that says to export 16-bit PCM WAV.
+    """
+    hint = "upload an uncompressed PCM .wav file (e.g. 16-bit mono; export as WAV from any editor)"
+    try:
+        with wavelib.open(io.BytesIO(data), "rb") as w:
+            channels, width, src_rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            frames = w.readframes(w.getnframes())
+    except (wavelib.Error, EOFError, OSError, ValueError) as e:
+        raise DataError(f"not a readable WAV file ({e}); {hint}") from e
+    if channels < 1 or src_rate <= 0:
+        raise DataError(f"WAV header says {channels} channels at {src_rate} Hz; {hint}")
+    if width == 1:
+        x = (np.frombuffer(frames, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
+    elif width == 2:
+        x = np.frombuffer(frames, dtype="<i2").astype(np.float64) / 32768.0
+    elif width == 3:
+        b = np.frombuffer(frames, dtype=np.uint8)
+        b = b[: len(b) // 3 * 3].reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        x = np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float64) / float(1 << 23)
+    elif width == 4:
+        x = np.frombuffer(frames, dtype="<i4").astype(np.float64) / 2147483648.0
+    else:
+        raise DataError(f"WAV samples are {width} bytes wide; {hint}")
+    n = len(x) // channels
+    if n == 0:
+        raise DataError(f"WAV file holds no audio samples; {hint}")
+    x = x[: n * channels].reshape(n, channels).mean(axis=1)
+    if src_rate != rate:
+        g = gcd(int(rate), int(src_rate))
+        x = _signal().resample_poly(x, int(rate) // g, int(src_rate) // g)
+    return np.clip(x, -1.0, 1.0).astype(np.float32), int(rate)
+
+
+def fit_clip(wave: np.ndarray) -> np.ndarray:
+    """Pad (at the end) or crop a wave to CLIP_LEN, keeping its loudest CLIP_LEN stretch.
+
+    Recordings start with silence and run long; the loudest window is where the tone is.
+    """
+    x = np.asarray(wave, dtype=np.float64).reshape(-1)
+    if len(x) <= CLIP_LEN:
+        return np.pad(x, (0, CLIP_LEN - len(x)))
+    energy = np.concatenate([[0.0], np.cumsum(x * x)])
+    window = energy[CLIP_LEN:] - energy[:-CLIP_LEN]
+    start = int(np.argmax(window))
+    return x[start : start + CLIP_LEN]
+
+
+def wave_to_input_spectrogram(wave: np.ndarray) -> np.ndarray:
+    """Any-length 8 kHz wave -> (1, 32, 32) float32 model input for the `sound` modality."""
+    return spectrogram(fit_clip(wave))[None]
