@@ -1,0 +1,45 @@
+"""The command line: readable output, JSON that parses, and one-line errors (exit 2) for bad input."""
+
+import json
+
+import pytest
+
+from mmviz.cli import main
+
+
+def test_data_sentiment_json_describes_modalities(tmp_cache, capsys):
+    assert main(["data", "sentiment", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["modalities"]) == {"language", "visual", "acoustic"}
+    assert out["splits"] == {"train": 6000, "valid": 1000, "test": 2000}
+    assert out["factors"]["interaction"] == "categorical"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["data", "nosuchdata"], "unknown dataset 'nosuchdata'; choose from: digits, sentiment"),
+        (["data", "sentiment", "--modalities", "language,smell"], "unknown modality 'smell'"),
+        (["eval", "no-such-checkpoint"], "no checkpoint 'no-such-checkpoint'"),
+        (["train", "nosuchmodel", "--dataset", "sentiment", "--out", "x"], "unknown model"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_cache, capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_missing_mnist_folder_names_the_fix(tmp_cache, tmp_path, capsys):
+    assert main(["data", "digits", "--mnist", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "IDX" in err
+
+
+def test_list_json_rows_match_checkpoint_folders(capsys):
+    from mmviz.checkpoint import list_ids
+
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == list_ids()
