@@ -16,7 +16,14 @@ from mmviz.models.base import (
 
 # name -> "module:Class". Lazy, so importing the registry stays cheap.
 MODELS: dict[str, str] = {
+    "tfn": "mmviz.models.fusion:TFN",
+    "lmf": "mmviz.models.fusion:LMF",
+    "early_fusion": "mmviz.models.fusion:EarlyFusion",
+    "late_fusion": "mmviz.models.fusion:LateFusion",
     "oracle": "mmviz.models.oracle:OracleClassifier",
+    "mvae": "mmviz.models.mvae:MVAE",
+    "jmvae": "mmviz.models.jmvae:JMVAE",
+    "mfm": "mmviz.models.mfm:MFM",
 }
 
 
