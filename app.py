@@ -1,10 +1,29 @@
 """mmviz app entry point: routing only. Pages live in pages/, computation in mmviz/."""
 
+from pathlib import Path
+
 import streamlit as st
 
 st.set_page_config(page_title="mmviz: multimodal models, opened up", page_icon="🔬", layout="wide")
 
+HERE = Path(__file__).parent
+# (file, title, icon), in navigation order. Every file listed here exists; see tests/test_app.py.
+PAGES = [
+    ("pages/home.py", "Home: model zoo and datasets", "🏠"),
+    ("pages/missing.py", "Missing modalities", "🧩"),
+    ("pages/traversal.py", "Latent traversal", "🎚️"),
+    ("pages/crossmodal.py", "Cross-modal generation", "🔀"),
+    ("pages/latent_map.py", "Latent map", "🗺️"),
+    ("pages/attributions.py", "Attributions", "🔍"),
+    ("pages/information.py", "Information", "📐"),
+    ("pages/fusion_lab.py", "Fusion lab", "🧪"),
+    ("pages/report.py", "Model report", "📋"),
+    ("pages/reproductions.py", "Reproductions", "📚"),
+]
+
 pages = [
-    st.Page("pages/home.py", title="Home: model zoo and datasets", icon="🏠", default=True),
+    st.Page(str(HERE / f), title=t, icon=i, default=(f == "pages/home.py"))
+    for f, t, i in PAGES
+    if (HERE / f).exists()
 ]
 st.navigation(pages).run()

@@ -206,8 +206,11 @@ def regression_metrics(model, ds, limit=None) -> dict[str, Any]:
     for s in subsets(mods):
         if len(s) == len(mods):
             continue
-        p = _predict_all(model, ds, list(s), limit).reshape(-1).numpy()
         gone = [m for m in mods if m not in s]
+        try:
+            p = _predict_all(model, ds, list(s), limit).reshape(-1).numpy()
+        except UnsupportedSubset:
+            continue
         missing["-" + "-".join(gone)] = float(((p >= 0) == (score >= 0)).mean())
     out["missing"] = missing
     params = {"total": model.parameter_count()}
@@ -245,8 +248,64 @@ def evaluate_model(model: MultimodalModel, ds: MultimodalDataset, quick: bool = 
     return metrics
 
 
-# Model-provided extras, keyed by the method that makes them apply (e.g. MFM's surrogate).
-EXTRA_METRICS: dict[str, Callable[..., dict[str, Any]]] = {}
+# ---- factorised models (MFM) -----------------------------------------------------------------
+def _mean_imputed(x: dict[str, Tensor], means: dict[str, Tensor], missing: list[str]):
+    return {m: (means[m].expand_as(v).to(v.dtype) if m in missing else v) for m, v in x.items()}
+
+
+@torch.no_grad()
+def surrogate_metrics(model, ds, limit=None) -> dict[str, Any]:
+    """The head's accuracy per observed subset without surrogate inference, for comparison
+    with `label_accuracy` (which uses it): a missing input is replaced by its training mean
+    (PAD tokens for token sequences) and fed to the full multimodal encoder."""
+    if model.label_modality is None or "class" not in ds.targets:
+        return {}
+    train = ds.tensors("train")
+    means = {
+        m: (torch.zeros_like(v[:1]) if v.dtype == torch.int64 else v.mean(0, keepdim=True))
+        for m, v in train.items()
+    }
+    y = _targets(ds, "class", limit)
+    inputs = [m for m in model.modalities if m != model.label_modality]
+    table = {}
+    for s in subsets(inputs):
+        missing = [m for m in inputs if m not in s]
+        preds = [model.predict(_mean_imputed(x, means, missing), None) for x, _ in batched(ds, "test", limit)]
+        table[key(s)] = float((torch.cat(preds).argmax(-1) == y).float().mean())
+    return {"label_accuracy_mean_imputed": table}
+
+
+@torch.no_grad()
+def factor_mi_metrics(model, ds, limit=None, factors=("class", "print_fg_hue")) -> dict[str, Any]:
+    """Which latent group holds what: per group, the largest mutual information (nats, kNN
+    estimate) between one of its dimensions and a ground-truth factor."""
+    from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
+
+    if len(model.latent_groups) < 2:
+        return {}
+    table = ds.factor_table("test")
+    wanted = [f for f in factors if f in table]
+    codes: dict[str, list[Tensor]] = {g: [] for g in model.latent_groups}
+    for x, _ in batched(ds, "test", limit):
+        for g, p in model.encode(x, None).items():
+            codes[g].append(p.mean)
+    out: dict[str, dict[str, float]] = {}
+    for g, parts in codes.items():
+        z = torch.cat(parts).numpy()
+        out[g] = {}
+        for f in wanted:
+            target = table[f].to_numpy()[: len(z)]
+            kind = "categorical" if f == "class" else ds.factor_kinds.get(f, "continuous")
+            fn = mutual_info_classif if kind == "categorical" else mutual_info_regression
+            out[g][f] = float(fn(z, target, random_state=0).max())
+    return {"factor_mi": out}
+
+
+# Model-provided extras, keyed by the attribute that makes them apply.
+EXTRA_METRICS: dict[str, Callable[..., dict[str, Any]]] = {
+    "surrogate_codes": surrogate_metrics,
+    "factors_from_latents": factor_mi_metrics,
+}
 
 
 def evaluate_checkpoint(ref, write: bool = True, quick: bool = False) -> dict[str, Any]:

@@ -775,3 +775,28 @@ def random_sentiment_batch(
             inputs[m] = torch.randn((n, *s.shape), generator=generator) * valid.unsqueeze(-1)
     score = torch.rand(n, generator=generator) * 6 - 3
     return inputs, {"score": score}
+
+
+# ---------------------------------------------------------------------------------------------
+# MFM's pluggable multimodal encoder: Q(Z_y | X_1:M) through LMF or TFN fusion
+# ---------------------------------------------------------------------------------------------
+class DictFusion(nn.Module):
+    """Adapts `make_fusion` (a list of h_m in a fixed order) to MFM's dict of features."""
+
+    def __init__(self, kind: str, in_dims: dict[str, int], out_dim: int, rank: int = 4) -> None:
+        super().__init__()
+        self.order = list(in_dims)
+        self.fusion = make_fusion(kind, [in_dims[m] for m in self.order], out_dim, rank)
+
+    def forward(self, features: dict[str, Tensor]) -> Tensor:
+        return self.fusion([features[m] for m in self.order])
+
+
+def _register_mfm_fusions() -> None:
+    from mmviz.models.mfm import register_fusion
+
+    register_fusion("lmf", lambda in_dims, out_dim, hidden: DictFusion("lmf", in_dims, out_dim))
+    register_fusion("tfn", lambda in_dims, out_dim, hidden: DictFusion("tfn", in_dims, out_dim))
+
+
+_register_mfm_fusions()
