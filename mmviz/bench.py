@@ -135,3 +135,136 @@ def bench_fusion(
         return result
     finally:
         torch.set_num_threads(old_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpretation
+# ---------------------------------------------------------------------------------------------
+INTERPRET_SIZES: dict[str, dict[str, Any]] = {
+    "default": {"samples": 2000, "latent_dims": 64, "factors": 15, "repeats": 5, "mvae": {}},
+    "tiny": {
+        "samples": 200, "latent_dims": 8, "factors": 4, "repeats": 2,
+        "mvae": {"latent_dim": 8, "hidden": 32, "enc_layers": 1, "dec_layers": 1},
+    },
+}
+
+
+def _digits_like_specs() -> dict[str, Any]:
+    """The five `digits` modalities' specs (the dataset module's own when importable)."""
+    try:
+        from mmviz.data.digits import specs
+
+        return specs()
+    except Exception:  # noqa: BLE001 - the digits module is optional for timing
+        from mmviz.data.base import ModalitySpec
+
+        words = ("<pad>", "<unk>") + tuple(f"w{i}" for i in range(60))
+        return {
+            "hand": ModalitySpec("hand", "image", (1, 28, 28), "bernoulli", value_range=(0, 1)),
+            "print": ModalitySpec("print", "image", (3, 32, 32), "bernoulli", value_range=(0, 1)),
+            "label": ModalitySpec("label", "categorical", (), "categorical", "int64",
+                                  vocab=tuple(str(d) for d in range(10))),
+            "text": ModalitySpec("text", "tokens", (6,), "categorical", "int64", vocab=words),
+            "sound": ModalitySpec("sound", "spectrogram", (1, 32, 32), "bernoulli",
+                                  value_range=(0, 1)),
+        }
+
+
+def _random_inputs(specs: dict[str, Any], n: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    out = {}
+    for m, s in specs.items():
+        if s.dtype.startswith("int"):
+            low = 2 if s.kind == "tokens" else 0
+            out[m] = torch.randint(low, s.num_classes, (n, *s.shape), generator=gen)
+        else:
+            out[m] = torch.rand((n, *s.shape), generator=gen)
+    return out
+
+
+def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    fn()  # warm-up: imports, allocator
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def bench_interpret(sizes: str = "default", seed: int = 0, num_threads: int | None = 1) -> dict:
+    """Milliseconds (median of repeats) of the interpretation backend's main operations.
+
+    - ig_lmf_ms: IntegratedGradients (32 steps) for one sample of a fresh LMF on
+      sentiment-shaped inputs (target < 300 ms); shapley_lmf_ms: its exact modality Shapley;
+    - ig_mvae_ms, shapley_mvae5_ms: the same on an MVAE with the five digits-shaped
+      modalities (the Shapley value of the generated label's log-probability over 4 inputs,
+      and of a latent dimension over all 5: 32 coalitions; target < 300 ms);
+    - disentanglement_ms: MI matrix + MIG + SAP + DCI for `samples` x `latent_dims` latents
+      and `factors` factors (target < 5 s for 2,000 x 64 x 15);
+    - pid_pair_ms: BROJA PID of one modality pair over `samples` samples (3-valued cues;
+      target < 5 s).
+    Untrained weights: the timings do not depend on training. `num_threads` sets torch's
+    threads for the run (None leaves it).
+    """
+    import numpy as np
+
+    from mmviz.interpret.attributions import Attributor, GeneratedClass, LatentDim, Prediction
+    from mmviz.interpret.information import disentanglement
+    from mmviz.interpret.pid import pid_from_samples
+    from mmviz.interpret.shapley import modality_shapley
+    from mmviz.models.fusion import LMF, LMFConfig, random_sentiment_batch, sentiment_like_specs
+
+    if sizes not in INTERPRET_SIZES:
+        raise ValueError(f"unknown sizes {sizes!r}; choose from: {', '.join(INTERPRET_SIZES)}")
+    size = INTERPRET_SIZES[sizes]
+    reps = size["repeats"]
+    old_threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        result: dict[str, Any] = {"sizes": sizes, "threads": torch.get_num_threads()}
+        gen = torch.Generator().manual_seed(seed)
+        specs = sentiment_like_specs()
+        fusion = FUSION_SIZES[sizes]
+        lmf = LMF(LMFConfig(seed=seed, **fusion), specs).eval()
+        one, _ = random_sentiment_batch(specs, 1, gen)
+        ig = Attributor("IntegratedGradients", n_steps=32)
+        result["ig_lmf_ms"] = _median_ms(lambda: ig.attribute(lmf, one, Prediction()), reps)
+        result["shapley_lmf_ms"] = _median_ms(
+            lambda: modality_shapley(lmf, one, Prediction()), reps
+        )
+
+        try:
+            from mmviz.models.mvae import MVAE, MVAEConfig
+        except ImportError as e:
+            result["mvae"] = f"skipped: {e}"
+        else:
+            dspecs = _digits_like_specs()
+            mvae = MVAE(MVAEConfig(seed=seed, **size["mvae"]), dspecs).eval()
+            x = _random_inputs(dspecs, 1, gen)
+            result["ig_mvae_ms"] = _median_ms(
+                lambda: ig.attribute(mvae, x, GeneratedClass("label")), reps
+            )
+            result["shapley_mvae4_ms"] = _median_ms(
+                lambda: modality_shapley(mvae, x, GeneratedClass("label")), reps
+            )
+            result["shapley_mvae5_ms"] = _median_ms(
+                lambda: modality_shapley(mvae, x, LatentDim("z", 0), players=list(dspecs)), reps
+            )
+
+        rng = np.random.default_rng(seed)
+        n, d, k = size["samples"], size["latent_dims"], size["factors"]
+        z = rng.standard_normal((n, d))
+        factors = {f"f{j}": rng.integers(0, 2 + j % 9, n) for j in range(k - k // 5)}
+        factors.update({f"c{j}": rng.standard_normal(n) for j in range(k // 5)})
+        kinds = {f: ("continuous" if f.startswith("c") else "categorical") for f in factors}
+        result["disentanglement_ms"] = _median_ms(
+            lambda: disentanglement(z, factors, kinds, seed=seed), max(1, reps // 2)
+        )
+        x1, x2 = rng.integers(0, 3, n), rng.integers(0, 3, n)
+        y = (x1 + x2 + (rng.random(n) < 0.1)) % 2
+        result["pid_pair_ms"] = _median_ms(lambda: pid_from_samples(x1, x2, y, "broja"), reps)
+        result["samples"], result["latent_dims"], result["factors"] = n, d, k
+        return result
+    finally:
+        torch.set_num_threads(old_threads)

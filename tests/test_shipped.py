@@ -1,0 +1,50 @@
+"""The shipped checkpoints load, describe themselves, and still measure what meta.json says.
+
+Long trainings never run in CI: each checkpoint is re-measured on a slice of the test set and
+compared with the full-test figure recorded in its meta.json when it was trained.
+"""
+
+import json
+
+import pytest
+
+from mmviz.checkpoint import CHECKPOINT_ROOT, load_checkpoint
+from mmviz.evaluate import evaluate_model, evaluation_dataset
+from mmviz.zoo import ZOO
+
+SHIPPED = [r.id for r in ZOO if (CHECKPOINT_ROOT / r.id).is_dir()]
+# (metric path, tolerance): a 200-sample slice differs from the 2,000-sample figure by sampling
+# error (sd ~ 0.02-0.035 for accuracies near 0.9), so the bound is about three sd.
+CHECKS = [(("test_accuracy",), 0.08), (("label_accuracy", "hand"), 0.1), (("acc2",), 0.1)]
+
+
+def test_every_zoo_recipe_is_shipped():
+    missing = [r.id for r in ZOO if r.id not in SHIPPED]
+    assert not missing, f"run `python -m mmviz train-all --only {' '.join(missing)}`"
+
+
+def test_checkpoints_fit_the_size_budget():
+    total = sum(p.stat().st_size for p in CHECKPOINT_ROOT.rglob("*") if p.is_file())
+    assert total < 50 * 2**20
+
+
+@pytest.mark.parametrize("cid", SHIPPED)
+def test_checkpoint_remeasures_its_recorded_metric(cid):
+    ck = load_checkpoint(cid)
+    meta = json.loads((ck.path / "meta.json").read_text())
+    for key in ("dataset", "dataset_version", "modalities", "seed", "code_version",
+                "wall_time_s", "training", "metrics", "weights_sha256"):
+        assert key in meta, f"{cid}: meta.json lacks {key}"
+    ds = evaluation_dataset(ck)
+    assert meta["dataset_version"] == ds.version, f"{cid} was trained on another data version"
+    quick = evaluate_model(ck.model, ds, quick=True)
+    checked = 0
+    for path, tol in CHECKS:
+        recorded, now = meta["metrics"], quick
+        for k in path:
+            recorded = recorded.get(k) if isinstance(recorded, dict) else None
+            now = now.get(k) if isinstance(now, dict) else None
+        if isinstance(recorded, float) and isinstance(now, float):
+            assert abs(now - recorded) < tol, f"{cid}: {'/'.join(path)} {now:.3f} vs {recorded:.3f}"
+            checked += 1
+    assert checked, f"{cid}: no headline metric to re-measure"
