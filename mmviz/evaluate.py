@@ -26,7 +26,8 @@ from mmviz.data.base import MultimodalDataset
 from mmviz.models import MultimodalModel, UnsupportedSubset, to_data_space
 
 EVAL_BATCH = 500
-COHERENCE_DRAWS = 5
+COHERENCE_DRAWS = 3
+COHERENCE_SAMPLES = 1000  # coherence is judged on the first 1,000 test samples (speed)
 IW_SAMPLES = 100
 
 
@@ -39,11 +40,19 @@ def key(subset: Iterable[str]) -> str:
     return "+".join(subset)
 
 
+def eval_positions(ds: MultimodalDataset, split: str, limit: int | None) -> np.ndarray:
+    """Positions within the split to evaluate: all, or `limit` spread evenly over it (splits
+    are sorted by sample index, which can follow the class, so a prefix would be biased)."""
+    n = len(ds.indices(split))
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, limit)).astype(int))
+
+
 def batched(ds: MultimodalDataset, split: str, limit: int | None, batch: int = EVAL_BATCH):
-    idx = ds.indices(split)
-    n = len(idx) if limit is None else min(limit, len(idx))
-    for start in range(0, n, batch):
-        sl = slice(start, min(start + batch, n))
+    pos = eval_positions(ds, split, limit)
+    for start in range(0, len(pos), batch):
+        sl = pos[start : start + batch]
         yield ds.tensors(split, sl), {k: ds.target_tensor(split, k, sl) for k in ds.targets}
 
 
@@ -53,8 +62,7 @@ def _predict_all(model: MultimodalModel, ds: MultimodalDataset, observed, limit)
 
 
 def _targets(ds: MultimodalDataset, name: str, limit: int | None) -> Tensor:
-    t = ds.target_tensor("test", name)
-    return t if limit is None else t[:limit]
+    return ds.target_tensor("test", name, eval_positions(ds, "test", limit))
 
 
 def classification_metrics(model, ds, limit=None, class_target="class") -> dict[str, Any]:
@@ -140,7 +148,10 @@ def coherence_metrics(model, ds, limit=None, draws=COHERENCE_DRAWS, seed=0) -> d
         for m in targets:
             sampled[f"{key(src)}->{m}"] = hits[m] / len(y)
             mean_decoded[f"{key(src)}->{m}"] = hits_mean[m] / len(y)
-    return {"coherence": sampled, "coherence_mean": mean_decoded} if sampled else {}
+    if not sampled:
+        return {}
+    return {"coherence": sampled, "coherence_mean": mean_decoded, "coherence_samples": len(y),
+            "coherence_draws": draws}
 
 
 def oracle_available(modality: str, ds: MultimodalDataset) -> bool:
@@ -149,7 +160,7 @@ def oracle_available(modality: str, ds: MultimodalDataset) -> bool:
 
 # ---- log-likelihoods -----------------------------------------------------------------------
 @torch.no_grad()
-def loglik_metrics(model, ds, limit=500, k=IW_SAMPLES) -> dict[str, Any]:
+def loglik_metrics(model, ds, limit=300, k=IW_SAMPLES) -> dict[str, Any]:
     """Importance-weighted estimates (K samples) as in the MVAE and JMVAE papers."""
     fn = getattr(model, "log_likelihood_iw", None)
     if fn is None or "hand" not in model.modalities:
@@ -171,7 +182,7 @@ def loglik_metrics(model, ds, limit=500, k=IW_SAMPLES) -> dict[str, Any]:
                 break
         if vals:
             out[name] = float(torch.cat(vals).mean())
-    return {"loglik": out, "loglik_k": k} if out else {}
+    return {"loglik": out, "loglik_k": k, "loglik_samples": limit} if out else {}
 
 
 # ---- regression (sentiment) ----------------------------------------------------------------
@@ -196,7 +207,7 @@ def regression_metrics(model, ds, limit=None) -> dict[str, Any]:
     out: dict[str, Any] = regression_scores(pred, score)
     if "interaction" in ds.factors:
         names = ds.info.get("interactions", [])
-        inter = ds.factors["interaction"][ds.indices("test")][: len(score)]
+        inter = ds.factors["interaction"][ds.indices("test")[eval_positions(ds, "test", limit)]]
         out["by_interaction"] = {
             (names[c] if c < len(names) else str(c)): float(((pred >= 0) == (score >= 0))[inter == c].mean())
             for c in np.unique(inter)
@@ -240,8 +251,8 @@ def evaluate_model(model: MultimodalModel, ds: MultimodalDataset, quick: bool = 
     elif out is not None:
         metrics.update(regression_metrics(model, ds, limit))
     if model.latent_groups and "class" in ds.targets:
-        metrics.update(coherence_metrics(model, ds, limit))
-        metrics.update(loglik_metrics(model, ds, limit=100 if quick else 500))
+        metrics.update(coherence_metrics(model, ds, limit or COHERENCE_SAMPLES))
+        metrics.update(loglik_metrics(model, ds, limit=100 if quick else 300))
     for name, fn in EXTRA_METRICS.items():
         if hasattr(model, name):
             metrics.update(fn(model, ds, limit))
@@ -294,7 +305,7 @@ def factor_mi_metrics(model, ds, limit=None, factors=("class", "print_fg_hue")) 
         z = torch.cat(parts).numpy()
         out[g] = {}
         for f in wanted:
-            target = table[f].to_numpy()[: len(z)]
+            target = table[f].to_numpy()[eval_positions(ds, "test", limit)]
             kind = "categorical" if f == "class" else ds.factor_kinds.get(f, "continuous")
             fn = mutual_info_classif if kind == "categorical" else mutual_info_regression
             out[g][f] = float(fn(z, target, random_state=0).max())
