@@ -76,7 +76,7 @@ class FusionConfig(ModelConfig):
     token_dim: int = 64
     sequence_dim: int = 32
     dims: dict[str, int] = field(default_factory=dict)
-    fusion_dim: int = 64
+    fusion_dim: int = 32
     dropout: float = 0.15
     missing_momentum: float = 0.05
     modality_dropout: float = 0.0
