@@ -140,8 +140,9 @@ def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing: a checkpoint folder holds {WEIGHTS}, "
-                              f"{CONFIG} and {META}") from None
+        raise CheckpointError(
+            f"{path} is missing: a checkpoint folder holds {WEIGHTS}, {CONFIG} and {META}"
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path} is not valid JSON ({e}); retrain or restore it") from None
     if not isinstance(data, dict):
@@ -164,7 +165,9 @@ def resolve(ref: str | Path) -> Path:
 def list_ids(root: Path = CHECKPOINT_ROOT) -> list[str]:
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / CONFIG).is_file() and not p.name.startswith("."))
+    return sorted(
+        p.name for p in root.iterdir() if (p / CONFIG).is_file() and not p.name.startswith(".")
+    )
 
 
 def build_model(config: dict[str, Any]) -> MultimodalModel:
@@ -177,7 +180,9 @@ def build_model(config: dict[str, Any]) -> MultimodalModel:
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"config.json does not describe a known model ({type(e).__name__}: {e})") from None
+        raise CheckpointError(
+            f"config.json does not describe a known model ({type(e).__name__}: {e})"
+        ) from None
 
 
 def load_checkpoint(ref: str | Path) -> Checkpoint:
@@ -206,11 +211,14 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
     ]
     if missing or unexpected or wrong:
         detail = "; ".join(
-            filter(None, [
-                f"missing {missing[:3]}" if missing else "",
-                f"unexpected {unexpected[:3]}" if unexpected else "",
-                f"wrong shapes {wrong[:3]}" if wrong else "",
-            ])
+            filter(
+                None,
+                [
+                    f"missing {missing[:3]}" if missing else "",
+                    f"unexpected {unexpected[:3]}" if unexpected else "",
+                    f"wrong shapes {wrong[:3]}" if wrong else "",
+                ],
+            )
         )
         raise CheckpointError(f"{weights} does not match config.json ({detail})")
     model.load_state_dict(state)
@@ -218,4 +226,3 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
     for p in model.parameters():
         p.requires_grad_(False)
     return Checkpoint(id=path.name, path=path, model=model, config=config, meta=meta)
-

@@ -62,8 +62,10 @@ def cmd_data(args: argparse.Namespace) -> int:
         for m, s in ds.specs.items():
             rng = f" in {list(s.value_range)}" if s.value_range else ""
             voc = f", {len(s.vocab)} symbols" if s.vocab else ""
-            print(f"  modality {m}: {s.kind} {tuple(s.shape)} {s.dtype}{rng}{voc} "
-                  f"-> {s.likelihood} likelihood")
+            print(
+                f"  modality {m}: {s.kind} {tuple(s.shape)} {s.dtype}{rng}{voc} "
+                f"-> {s.likelihood} likelihood"
+            )
         print("  targets: " + ", ".join(sorted(ds.targets)))
         print("  factors: " + ", ".join(f"{k} ({v})" for k, v in ds.factor_kinds.items()))
     if args.preview:
@@ -79,12 +81,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mmviz.train import TrainSettings, run_training
 
     settings = TrainSettings(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-        max_steps=args.max_steps, seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        patience=args.patience,
+        max_steps=args.max_steps,
+        seed=args.seed,
     )
     path = run_training(
-        args.model, args.dataset, args.modalities, args.out, _overrides(args.set), settings,
-        evaluate=not args.no_eval, progress=not args.quiet,
+        args.model,
+        args.dataset,
+        args.modalities,
+        args.out,
+        _overrides(args.set),
+        settings,
+        evaluate=not args.no_eval,
+        progress=not args.quiet,
     )
     if path is not None:
         print(f"saved {path}")
@@ -117,7 +129,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no checkpoints; build them with `python -m mmviz train-all`")
     for r in rows:
         head = ", ".join(f"{k} {v}" for k, v in r["headline"].items())
-        print(f"{r['id']:<24} {r['model']:<12} {r['dataset']:<10} {','.join(r['modalities']):<28} {head}")
+        mods = ",".join(r["modalities"])
+        print(f"{r['id']:<24} {r['model']:<12} {r['dataset']:<10} {mods:<28} {head}")
     return 0
 
 
@@ -156,8 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, default=5)
     t.add_argument("--max-steps", type=int)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="model config field (JSON value), repeatable")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model config field (JSON value), repeatable",
+    )
     t.add_argument("--no-eval", action="store_true")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)

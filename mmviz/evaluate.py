@@ -150,8 +150,12 @@ def coherence_metrics(model, ds, limit=None, draws=COHERENCE_DRAWS, seed=0) -> d
             mean_decoded[f"{key(src)}->{m}"] = hits_mean[m] / len(y)
     if not sampled:
         return {}
-    return {"coherence": sampled, "coherence_mean": mean_decoded, "coherence_samples": len(y),
-            "coherence_draws": draws}
+    return {
+        "coherence": sampled,
+        "coherence_mean": mean_decoded,
+        "coherence_samples": len(y),
+        "coherence_draws": draws,
+    }
 
 
 def oracle_available(modality: str, ds: MultimodalDataset) -> bool:
@@ -209,7 +213,9 @@ def regression_metrics(model, ds, limit=None) -> dict[str, Any]:
         names = ds.info.get("interactions", [])
         inter = ds.factors["interaction"][ds.indices("test")[eval_positions(ds, "test", limit)]]
         out["by_interaction"] = {
-            (names[c] if c < len(names) else str(c)): float(((pred >= 0) == (score >= 0))[inter == c].mean())
+            (names[c] if c < len(names) else str(c)): float(
+                ((pred >= 0) == (score >= 0))[inter == c].mean()
+            )
             for c in np.unique(inter)
         }
     missing: dict[str, float] = {}
@@ -236,7 +242,9 @@ def evaluation_dataset(ck: Checkpoint) -> MultimodalDataset:
     return load_dataset(ck.meta.get("dataset", "digits"), ck.model.modalities, seed=0)
 
 
-def evaluate_model(model: MultimodalModel, ds: MultimodalDataset, quick: bool = False) -> dict[str, Any]:
+def evaluate_model(
+    model: MultimodalModel, ds: MultimodalDataset, quick: bool = False
+) -> dict[str, Any]:
     """All metrics that apply to `model` on the test split (a 200-sample slice when quick)."""
     limit = 200 if quick else None
     metrics: dict[str, Any] = {"test_samples": len(ds.indices("test")) if limit is None else limit}
@@ -281,7 +289,10 @@ def surrogate_metrics(model, ds, limit=None) -> dict[str, Any]:
     table = {}
     for s in subsets(inputs):
         missing = [m for m in inputs if m not in s]
-        preds = [model.predict(_mean_imputed(x, means, missing), None) for x, _ in batched(ds, "test", limit)]
+        preds = [
+            model.predict(_mean_imputed(x, means, missing), None)
+            for x, _ in batched(ds, "test", limit)
+        ]
         table[key(s)] = float((torch.cat(preds).argmax(-1) == y).float().mean())
     return {"label_accuracy_mean_imputed": table}
 
@@ -325,4 +336,3 @@ def evaluate_checkpoint(ref, write: bool = True, quick: bool = False) -> dict[st
     if write and not quick:
         update_meta(ck.path, metrics=metrics)
     return metrics
-

@@ -120,7 +120,9 @@ def train_model(
     seed_everything(settings.seed)
     history: dict[str, Any] = {"phases": {}, "world_size": world}
     for phase in model.training_phases():
-        params = list(phase.parameters) if phase.parameters is not None else list(model.parameters())
+        params = (
+            list(phase.parameters) if phase.parameters is not None else list(model.parameters())
+        )
         trainable = {id(p) for p in params}
         for p in model.parameters():
             p.requires_grad_(id(p) in trainable)
@@ -137,11 +139,20 @@ def train_model(
             model.train()
             running, count = 0.0, 0
             batches = ds.loader(
-                "train", settings.batch_size, shuffle=True, seed=settings.seed, epoch=epoch,
-                rank=rank, world_size=world,
+                "train",
+                settings.batch_size,
+                shuffle=True,
+                seed=settings.seed,
+                epoch=epoch,
+                rank=rank,
+                world_size=world,
             )
-            bar = _progress(batches, steps_per_epoch, f"{phase.name} {epoch + 1}/{epochs}",
-                            progress and rank == 0)
+            bar = _progress(
+                batches,
+                steps_per_epoch,
+                f"{phase.name} {epoch + 1}/{epochs}",
+                progress and rank == 0,
+            )
             for inputs, targets in bar:
                 loss, terms = module(inputs, targets, step)
                 opt.zero_grad(set_to_none=True)
@@ -161,8 +172,11 @@ def train_model(
             curve["train_loss"].append(running / max(count, 1))
             curve["valid_loss"].append(valid)
             if progress and rank == 0:
-                print(f"[{phase.name}] epoch {epoch + 1}: train {curve['train_loss'][-1]:.4f} "
-                      f"valid {valid:.4f}", file=sys.stderr)
+                print(
+                    f"[{phase.name}] epoch {epoch + 1}: train {curve['train_loss'][-1]:.4f} "
+                    f"valid {valid:.4f}",
+                    file=sys.stderr,
+                )
             if valid < best - 1e-6:
                 best, bad_epochs = valid, 0
                 best_state = copy.deepcopy(model.state_dict())

@@ -45,8 +45,9 @@ def _oracle(modality: str) -> Recipe:
 
 
 FUSION_SETTINGS = TrainSettings(epochs=25, batch_size=32, lr=1e-3, patience=5)
-DIGITS_SETTINGS = TrainSettings(epochs=50, batch_size=100, lr=1e-3, patience=5,
-                                phase_epochs={"surrogate": 15})
+DIGITS_SETTINGS = TrainSettings(
+    epochs=50, batch_size=100, lr=1e-3, patience=5, phase_epochs={"surrogate": 15}
+)
 # Hidden width 256 rather than the reference's 512: on ~7,000 training samples it measured the
 # same label accuracy, trains twice as fast and keeps checkpoints/ under its 50 MB budget.
 # Latent size 16: on these digits it gave the best label-from-hand accuracy among 16/32/64.
@@ -54,14 +55,27 @@ VAE = {"hidden": 256, "latent_dim": 16}
 
 
 def _digits(model: str, rid: str, modalities: list[str], note: str, **overrides: Any) -> Recipe:
-    return Recipe(id=rid, model=model, dataset="digits", modalities=modalities,
-                  overrides=overrides, settings=DIGITS_SETTINGS, note=note)
+    return Recipe(
+        id=rid,
+        model=model,
+        dataset="digits",
+        modalities=modalities,
+        overrides=overrides,
+        settings=DIGITS_SETTINGS,
+        note=note,
+    )
 
 
 def _fusion(model: str, rid: str, **overrides: Any) -> Recipe:
-    return Recipe(id=rid, model=model, dataset="sentiment", modalities=None,
-                  overrides=overrides, settings=FUSION_SETTINGS,
-                  note="sentiment score regression with L1 loss, as in the LMF reference code")
+    return Recipe(
+        id=rid,
+        model=model,
+        dataset="sentiment",
+        modalities=None,
+        overrides=overrides,
+        settings=FUSION_SETTINGS,
+        note="sentiment score regression with L1 loss, as in the LMF reference code",
+    )
 
 
 ZOO: list[Recipe] = [
@@ -69,34 +83,90 @@ ZOO: list[Recipe] = [
     _oracle("print"),
     _oracle("text"),
     _oracle("sound"),
-    _digits("mvae", "mvae_hand_label", ["hand", "label"],
-            "MVAE's MNIST setting: joint + image-only + label-only ELBOs", **VAE),
-    _digits("mvae", "mvae_hand_label_nosub", ["hand", "label"],
-            "the paper's ablation: ELBO(all) only, no sub-sampling", subsample=False, **VAE),
-    _digits("jmvae", "jmvae_hand_label", ["hand", "label"],
-            "plain JMVAE; single-modality inference by zero-filling (JMVAE-zero)",
-            alpha=0.0, zero_fill=True, **VAE),
-    _digits("jmvae", "jmvaekl_hand_label", ["hand", "label"],
-            "JMVAE-kl: unimodal encoders pulled to the joint one", alpha=1.0, **VAE),
-    _digits("mvae", "mvae_digits5", DIGITS5, "one expert per modality serves all 31 subsets",
-            hidden=256, latent_dim=32),
-    _digits("mfm", "mfm_hand_print_label", ["hand", "print", "label"],
-            "MFM's MNIST+SVHN setting; label is the discriminative head's target"),
-    _digits("mfm", "mfm_digits5", DIGITS5, "surrogates for every single input and every leave-one-out",
-            surrogate_subsets=[["hand"], ["print"], ["text"], ["sound"],
-                               ["print", "text", "sound"], ["hand", "text", "sound"],
-                               ["hand", "print", "sound"], ["hand", "print", "text"]]),
+    _digits(
+        "mvae",
+        "mvae_hand_label",
+        ["hand", "label"],
+        "MVAE's MNIST setting: joint + image-only + label-only ELBOs",
+        **VAE,
+    ),
+    _digits(
+        "mvae",
+        "mvae_hand_label_nosub",
+        ["hand", "label"],
+        "the paper's ablation: ELBO(all) only, no sub-sampling",
+        subsample=False,
+        **VAE,
+    ),
+    _digits(
+        "jmvae",
+        "jmvae_hand_label",
+        ["hand", "label"],
+        "plain JMVAE; single-modality inference by zero-filling (JMVAE-zero)",
+        alpha=0.0,
+        zero_fill=True,
+        **VAE,
+    ),
+    _digits(
+        "jmvae",
+        "jmvaekl_hand_label",
+        ["hand", "label"],
+        "JMVAE-kl: unimodal encoders pulled to the joint one",
+        alpha=1.0,
+        **VAE,
+    ),
+    _digits(
+        "mvae",
+        "mvae_digits5",
+        DIGITS5,
+        "one expert per modality serves all 31 subsets",
+        hidden=256,
+        latent_dim=32,
+    ),
+    _digits(
+        "mfm",
+        "mfm_hand_print_label",
+        ["hand", "print", "label"],
+        "MFM's MNIST+SVHN setting; label is the discriminative head's target",
+    ),
+    _digits(
+        "mfm",
+        "mfm_digits5",
+        DIGITS5,
+        "surrogates for every single input and every leave-one-out",
+        surrogate_subsets=[
+            ["hand"],
+            ["print"],
+            ["text"],
+            ["sound"],
+            ["print", "text", "sound"],
+            ["hand", "text", "sound"],
+            ["hand", "print", "sound"],
+            ["hand", "print", "text"],
+        ],
+    ),
     _fusion("tfn", "tfn_sentiment"),
     _fusion("lmf", "lmf_sentiment"),
     _fusion("early_fusion", "early_sentiment"),
     _fusion("late_fusion", "late_sentiment"),
-    Recipe(id="mfm_sentiment", model="mfm", dataset="sentiment", modalities=None,
-           overrides={"fusion": "lmf", "target": "score", "num_classes": 0, "recurrent": True,
-                      "hidden": 64,
-                      "recon_weights": {"language": 1.0, "visual": 0.5, "acoustic": 0.01}},
-           settings=TrainSettings(epochs=20, batch_size=32, lr=1e-3, patience=5,
-                                  phase_epochs={"surrogate": 8}),
-           note="MFM on sequences with LMF as its multimodal encoder; reference MOSI weights"),
+    Recipe(
+        id="mfm_sentiment",
+        model="mfm",
+        dataset="sentiment",
+        modalities=None,
+        overrides={
+            "fusion": "lmf",
+            "target": "score",
+            "num_classes": 0,
+            "recurrent": True,
+            "hidden": 64,
+            "recon_weights": {"language": 1.0, "visual": 0.5, "acoustic": 0.01},
+        },
+        settings=TrainSettings(
+            epochs=20, batch_size=32, lr=1e-3, patience=5, phase_epochs={"surrogate": 8}
+        ),
+        note="MFM on sequences with LMF as its multimodal encoder; reference MOSI weights",
+    ),
 ]
 
 RANKS = (1, 2, 4, 8, 16)
@@ -110,15 +180,27 @@ def recipe(rid: str) -> Recipe:
     raise ValueError(f"no recipe {rid!r}; known: {', '.join(r.id for r in ZOO)}")
 
 
-def train_all(only: list[str] | None = None, root: Path = CHECKPOINT_ROOT, progress: bool = True) -> None:
+def train_all(
+    only: list[str] | None = None, root: Path = CHECKPOINT_ROOT, progress: bool = True
+) -> None:
     """Rebuild the checkpoints (all, or the ids in `only`), in zoo order."""
     chosen = [recipe(i) for i in only] if only else ZOO
     t0 = time.perf_counter()
     for r in chosen:
         t = time.perf_counter()
-        print(f"== {r.id}: {r.model} on {r.dataset} ({','.join(r.modalities or ['all'])})", flush=True)
-        run_training(r.model, r.dataset, r.modalities, root / r.id, r.overrides, r.settings,
-                     evaluate=True, progress=progress)
+        print(
+            f"== {r.id}: {r.model} on {r.dataset} ({','.join(r.modalities or ['all'])})", flush=True
+        )
+        run_training(
+            r.model,
+            r.dataset,
+            r.modalities,
+            root / r.id,
+            r.overrides,
+            r.settings,
+            evaluate=True,
+            progress=progress,
+        )
         print(f"   done in {time.perf_counter() - t:.0f} s", flush=True)
     print(f"train-all: {len(chosen)} checkpoints in {time.perf_counter() - t0:.0f} s")
 
@@ -142,16 +224,35 @@ def lmf_rank_study(
         for rank in ranks:
             for seed in seeds:
                 run = TrainSettings(**{**settings.__dict__, "seed": seed})
-                path = run_training("lmf", "sentiment", None, Path(tmp) / f"r{rank}s{seed}",
-                                    {"rank": rank}, run, evaluate=False, progress=progress)
+                path = run_training(
+                    "lmf",
+                    "sentiment",
+                    None,
+                    Path(tmp) / f"r{rank}s{seed}",
+                    {"rank": rank},
+                    run,
+                    evaluate=False,
+                    progress=progress,
+                )
                 m = evaluate_checkpoint(path, write=False)
-                rows.append({"rank": rank, "seed": seed, "acc2": m["acc2"], "mae": m["mae"],
-                             "corr": m["corr"], "fusion_params": m["params"]["fusion"]})
+                rows.append(
+                    {
+                        "rank": rank,
+                        "seed": seed,
+                        "acc2": m["acc2"],
+                        "mae": m["mae"],
+                        "corr": m["corr"],
+                        "fusion_params": m["params"]["fusion"],
+                    }
+                )
     result = {
         "study": "lmf-rank",
         "claim": "Low ranks (< 10) suffice; higher ranks can be unstable (Liu et al., ACL 2018)",
-        "ranks": list(ranks), "seeds": list(seeds), "rows": rows,
-        "settings": settings.__dict__, "code_version": code_version(),
+        "ranks": list(ranks),
+        "seeds": list(seeds),
+        "rows": rows,
+        "settings": settings.__dict__,
+        "code_version": code_version(),
         "wall_time_s": round(time.perf_counter() - t0, 1),
     }
     if out is not None:
@@ -193,12 +294,14 @@ def checkpoint_table(root: Path = CHECKPOINT_ROOT) -> list[dict[str, Any]]:
             v = _dig(metrics, path)
             if isinstance(v, int | float):
                 headline[label] = round(float(v), 3)
-        rows.append({
-            "id": cid,
-            "model": meta.get("model", "?"),
-            "dataset": meta.get("dataset", "?"),
-            "modalities": meta.get("modalities", []),
-            "headline": headline,
-            "wall_time_s": meta.get("wall_time_s"),
-        })
+        rows.append(
+            {
+                "id": cid,
+                "model": meta.get("model", "?"),
+                "dataset": meta.get("dataset", "?"),
+                "modalities": meta.get("modalities", []),
+                "headline": headline,
+                "wall_time_s": meta.get("wall_time_s"),
+            }
+        )
     return rows

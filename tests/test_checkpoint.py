@@ -73,7 +73,9 @@ def test_wrong_shapes_are_refused(saved):
         load_checkpoint(path)
 
 
-@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"model": "nope", "config": {}, "specs": []}'])
+@pytest.mark.parametrize(
+    "text", ["{not json", "[1, 2]", '{"model": "nope", "config": {}, "specs": []}']
+)
 def test_bad_config_json_is_refused(saved, text):
     _, _, path = saved
     (path / "config.json").write_text(text)

@@ -1,4 +1,4 @@
-"""The command line: readable output, JSON that parses, and one-line errors (exit 2) for bad input."""
+"""The command line: readable output, parseable JSON, one-line errors (exit 2) for bad input."""
 
 import json
 

@@ -154,7 +154,9 @@ def test_paper_sizes_values_and_default_blowup():
     tfn, lmf = TFN(FusionConfig(), specs), LMF(LMFConfig(), specs)
     dims = [tfn.dim(m) for m in tfn.modalities]
     assert tfn.fusion_parameter_count() == tfn_fusion_params(dims, tfn.config.fusion_dim)
-    assert lmf.fusion_parameter_count() == lmf_fusion_params(dims, lmf.config.fusion_dim, lmf.config.rank)
+    assert lmf.fusion_parameter_count() == lmf_fusion_params(
+        dims, lmf.config.fusion_dim, lmf.config.rank
+    )
     assert tfn.fusion_parameter_count() >= 10 * lmf.fusion_parameter_count()
     # identical sub-networks: total parameters differ by the fusion layers alone
     diff = tfn.parameter_count() - lmf.parameter_count()

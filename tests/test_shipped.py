@@ -32,8 +32,17 @@ def test_checkpoints_fit_the_size_budget():
 def test_checkpoint_remeasures_its_recorded_metric(cid):
     ck = load_checkpoint(cid)
     meta = json.loads((ck.path / "meta.json").read_text())
-    for key in ("dataset", "dataset_version", "modalities", "seed", "code_version",
-                "wall_time_s", "training", "metrics", "weights_sha256"):
+    for key in (
+        "dataset",
+        "dataset_version",
+        "modalities",
+        "seed",
+        "code_version",
+        "wall_time_s",
+        "training",
+        "metrics",
+        "weights_sha256",
+    ):
         assert key in meta, f"{cid}: meta.json lacks {key}"
     ds = evaluation_dataset(ck)
     assert meta["dataset_version"] == ds.version, f"{cid} was trained on another data version"

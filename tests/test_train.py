@@ -4,7 +4,6 @@ import json
 import os
 import socket
 
-import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -17,8 +16,9 @@ SETTINGS = TrainSettings(epochs=2, batch_size=8, lr=3e-3, max_steps=4, seed=3)
 
 def _model(seed: int) -> OracleClassifier:
     torch.manual_seed(seed)
-    return OracleClassifier(OracleConfig(modality="image", num_classes=4, channels=(4, 8)),
-                            toy_dataset().specs)
+    return OracleClassifier(
+        OracleConfig(modality="image", num_classes=4, channels=(4, 8)), toy_dataset().specs
+    )
 
 
 def test_same_seed_same_weights_other_seed_different():
@@ -39,8 +39,13 @@ def _free_port() -> int:
 
 
 def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world),
-                      RANK=str(rank), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(world),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+    )
     torch.set_num_threads(1)
     model = _model(seed=rank)  # different initial weights per rank: DDP must broadcast rank 0's
     history = train_model(model, toy_dataset(), SETTINGS, progress=False)

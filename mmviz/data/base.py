@@ -250,7 +250,11 @@ def stratified_split(
         start = 0
         names = list(fractions)
         for i, name in enumerate(names):
-            n = len(members) - start if i == len(names) - 1 else round(fractions[name] * len(members))
+            n = (
+                len(members) - start
+                if i == len(names) - 1
+                else round(fractions[name] * len(members))
+            )
             out[name].append(members[start : start + n])
             start += n
     return {k: np.sort(np.concatenate(v)) for k, v in out.items()}

@@ -113,7 +113,14 @@ def load_or_build(
             if ds.name == name and ds.version == version:
                 return ds
             reason = f"it holds {ds.name} version {ds.version}"
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            EOFError,
+            zipfile.BadZipFile,
+            json.JSONDecodeError,
+        ) as e:
             reason = f"{type(e).__name__}: {e}"
         warnings.warn(
             f"dataset cache {path} is unreadable or stale ({reason}); rebuilding it",

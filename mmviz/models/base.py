@@ -153,18 +153,24 @@ class MultimodalModel(nn.Module):
         wanted = set(observed)
         unknown = sorted(wanted - set(self.modalities))
         if unknown:
-            raise UnsupportedSubset(f"{self.name} has no modality {unknown}; it has {self.modalities}")
+            raise UnsupportedSubset(
+                f"{self.name} has no modality {unknown}; it has {self.modalities}"
+            )
         observed = [m for m in self.modalities if m in wanted]
         if not observed:
             raise UnsupportedSubset("observe at least one modality")
         return observed
 
     # --- the interface (generative models implement all; fusion models predict/loss) ------
-    def encode(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> dict[str, Posterior]:
+    def encode(
+        self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None
+    ) -> dict[str, Posterior]:
         """Posterior per latent group given the observed modalities."""
         raise NotImplementedError(f"{self.name} has no latent posterior")
 
-    def decode(self, latents: dict[str, Tensor], modalities: Iterable[str] | None = None) -> dict[str, Tensor]:
+    def decode(
+        self, latents: dict[str, Tensor], modalities: Iterable[str] | None = None
+    ) -> dict[str, Tensor]:
         """Decoder params for each requested modality from a value of every latent group."""
         raise NotImplementedError(f"{self.name} has no decoder")
 
@@ -189,7 +195,9 @@ class MultimodalModel(nn.Module):
         """Class probabilities (n, C) or a score (n,) from the observed modalities."""
         raise NotImplementedError(f"{self.name} predicts no label")
 
-    def loss(self, inputs: dict[str, Tensor], targets: dict[str, Tensor], step: int) -> tuple[Tensor, dict[str, float]]:
+    def loss(
+        self, inputs: dict[str, Tensor], targets: dict[str, Tensor], step: int
+    ) -> tuple[Tensor, dict[str, float]]:
         """Training objective (to minimise) and its named terms, for the progress bar."""
         raise NotImplementedError
 

@@ -39,10 +39,16 @@ def _conv_net(spec: ModalitySpec, cfg: OracleConfig) -> nn.Module:
     c_in, h, w = spec.shape
     c1, c2 = cfg.channels
     return nn.Sequential(
-        nn.Conv2d(c_in, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c_in, c1, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(c2 * (h // 4) * (w // 4), 128), nn.ReLU(), nn.Dropout(cfg.dropout),
+        nn.Linear(c2 * (h // 4) * (w // 4), 128),
+        nn.ReLU(),
+        nn.Dropout(cfg.dropout),
         nn.Linear(128, cfg.num_classes),
     )
 
