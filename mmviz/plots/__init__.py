@@ -1,0 +1,45 @@
+"""Figures as pure functions: numpy arrays in, plotly figures out (no Streamlit, no models).
+
+`images` draws modality values (single samples, grids, animations); `charts` draws numbers
+(class probabilities, oracle agreement, posteriors and experts, latent maps).
+"""
+
+from mmviz.plots.charts import (
+    activity_figure,
+    agreement_figure,
+    experts_figure,
+    latent_map_figure,
+    posterior_figure,
+    probability_figure,
+    shares_figure,
+)
+from mmviz.plots.images import (
+    animation_figure,
+    grid_figure,
+    grid_rgb,
+    is_pictorial,
+    modality_figure,
+    mosaic,
+    png_uri,
+    strip,
+    to_rgb,
+)
+
+__all__ = [
+    "activity_figure",
+    "agreement_figure",
+    "animation_figure",
+    "experts_figure",
+    "grid_figure",
+    "grid_rgb",
+    "is_pictorial",
+    "latent_map_figure",
+    "modality_figure",
+    "mosaic",
+    "png_uri",
+    "posterior_figure",
+    "probability_figure",
+    "shares_figure",
+    "strip",
+    "to_rgb",
+]

@@ -1,0 +1,340 @@
+"""Charts of numbers: class probabilities, oracle agreement, posteriors and experts, latent maps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+# one colour per modality, stable across pages (Plotly's qualitative "D3" palette)
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+PRIOR_COLOUR = "#9e9e9e"
+PRODUCT_COLOUR = "#000000"
+
+
+def colour_of(name: str, names: Sequence[str]) -> str:
+    if name == "prior":
+        return PRIOR_COLOUR
+    return PALETTE[list(names).index(name) % len(PALETTE)] if name in names else PALETTE[-1]
+
+
+def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}} if title else None,
+        height=height,
+        margin={"l": 40, "r": 10, "t": 30 if title else 10, "b": 30},
+    )
+    return fig
+
+
+def probability_figure(
+    probs: np.ndarray,
+    classes: Sequence[str],
+    truth: int | None = None,
+    title: str | None = "predicted class",
+    height: int = 220,
+) -> go.Figure:
+    """Bar per class; the most probable one dark, the true class (if known) outlined."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    top = int(p.argmax())
+    colours = ["#1f4e79" if k == top else "#9ecae1" for k in range(len(p))]
+    line = [3 if truth is not None and k == truth else 0 for k in range(len(p))]
+    fig = go.Figure(
+        go.Bar(
+            x=list(classes),
+            y=p,
+            marker={"color": colours, "line": {"width": line, "color": "#d62728"}},
+            hovertemplate="class %{x}: %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(range=[0, 1], title_text="p")
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, height)
+
+
+def agreement_figure(
+    agreement: dict[str, float], title: str | None = None, height: int = 200
+) -> go.Figure:
+    """Fraction of draws each oracle judged as the reference class, one bar per modality."""
+    names = list(agreement)
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=[agreement[m] for m in names],
+            marker={"color": [PALETTE[k % len(PALETTE)] for k in range(len(names))]},
+            text=[f"{agreement[m]:.0%}" for m in names],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.0%} of draws<extra></extra>",
+        )
+    )
+    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", title_text="agree")
+    return _layout(fig, title, height)
+
+
+def posterior_figure(
+    means: dict[str, np.ndarray],
+    stds: dict[str, np.ndarray | None],
+    title: str | None = None,
+    height: int = 260,
+) -> go.Figure:
+    """Mean ± std per latent dimension for one or more posteriors (e.g. observed vs all)."""
+    fig = go.Figure()
+    names = list(means)
+    n = len(names)
+    for k, name in enumerate(names):
+        m = np.asarray(means[name]).reshape(-1)
+        s = stds.get(name)
+        x = np.arange(len(m)) + (k - (n - 1) / 2) * (0.8 / max(n, 1))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=m,
+                mode="markers",
+                name=name,
+                marker={"size": 6, "color": PALETTE[k % len(PALETTE)]},
+                error_y=None
+                if s is None
+                else {
+                    "type": "data",
+                    "array": np.asarray(s).reshape(-1),
+                    "thickness": 1,
+                    "width": 0,
+                },
+                hovertemplate=f"{name}<br>dim %{{x:.0f}}: %{{y:.2f}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(
+        title_text="latent dimension", dtick=max(1, len(next(iter(means.values()))) // 16)
+    )
+    fig.update_yaxes(title_text="mean ± std")
+    fig.update_layout(legend={"orientation": "v", "x": 1.01, "y": 1.0})
+    return _layout(fig, title, height)
+
+
+def experts_figure(
+    names: Sequence[str],
+    means: np.ndarray,
+    stds: np.ndarray,
+    product_mean: np.ndarray,
+    product_std: np.ndarray,
+    dims: Sequence[int] | None = None,
+    title: str | None = None,
+    height: int = 300,
+) -> go.Figure:
+    """Each expert's mean ± std beside their product, per latent dimension (MVAE)."""
+    d = means.shape[1]
+    dims = list(range(d)) if dims is None else list(dims)
+    e = len(names) + 1
+    width = 0.8 / e
+    fig = go.Figure()
+    modal = [n for n in names if n != "prior"]
+    for k, name in enumerate([*names, "product"]):
+        if name == "product":
+            m, s, colour = product_mean[dims], product_std[dims], PRODUCT_COLOUR
+        else:
+            m, s, colour = means[k, dims], stds[k, dims], colour_of(name, modal)
+        x = np.arange(len(dims)) + (k - (e - 1) / 2) * width
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=m,
+                mode="markers",
+                name=name,
+                marker={
+                    "size": 7 if name == "product" else 5,
+                    "color": colour,
+                    "symbol": "diamond" if name == "product" else "circle",
+                },
+                error_y={
+                    "type": "data",
+                    "array": s,
+                    "thickness": 1.5 if name == "product" else 1,
+                    "width": 0,
+                    "color": colour,
+                },
+                customdata=np.asarray(dims),
+                hovertemplate=f"{name}<br>dim %{{customdata}}: %{{y:.2f}} ± %{{error_y.array:.2f}}"
+                "<extra></extra>",
+            )
+        )
+    # very broad experts (an expert that knows nothing of a dimension) would flatten the rest:
+    # clip the view; their bars then run off the edge, which is what they mean
+    peak = float(np.max(np.abs(product_mean[dims]) + product_std[dims])) if dims else 1.0
+    lim = min(5.0, max(2.0, 1.5 * peak, float(np.max(np.abs(means[:, dims]))) * 1.2))
+    fig.update_yaxes(range=[-lim, lim])
+    fig.update_xaxes(
+        tickvals=list(range(len(dims))),
+        ticktext=[str(i) for i in dims],
+        title_text="latent dimension",
+    )
+    fig.update_yaxes(title_text="mean ± std")
+    fig.update_layout(legend={"orientation": "v", "x": 1.01, "y": 1.0})
+    return _layout(fig, title, height)
+
+
+def shares_figure(
+    names: Sequence[str], shares: np.ndarray, title: str | None = None, height: int = 160
+) -> go.Figure:
+    """Each expert's share of the product's precision: one stacked horizontal bar."""
+    modal = [n for n in names if n != "prior"]
+    fig = go.Figure()
+    for name, s in zip(names, np.asarray(shares).reshape(-1), strict=True):
+        fig.add_trace(
+            go.Bar(
+                x=[float(s)],
+                y=["precision"],
+                orientation="h",
+                name=name,
+                marker={"color": colour_of(name, modal)},
+                text=[f"{name} {s:.0%}"],
+                textposition="inside",
+                hovertemplate=f"{name}: %{{x:.1%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="stack", showlegend=False)
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(showticklabels=False)
+    return _layout(fig, title, height)
+
+
+def activity_figure(
+    activity: np.ndarray, chosen: Sequence[int] = (), height: int = 160
+) -> go.Figure:
+    """Variance of each dimension's posterior mean over samples: which dimensions are used."""
+    a = np.asarray(activity).reshape(-1)
+    colours = ["#d62728" if k in set(chosen) else "#9ecae1" for k in range(len(a))]
+    fig = go.Figure(
+        go.Bar(
+            x=list(range(len(a))),
+            y=a,
+            marker={"color": colours},
+            hovertemplate="dim %{x}: %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="dimension", dtick=max(1, len(a) // 16))
+    fig.update_yaxes(title_text="activity")
+    return _layout(fig, None, height)
+
+
+def latent_map_figure(
+    coords: np.ndarray,
+    index: np.ndarray,
+    classes: np.ndarray,
+    colour: np.ndarray,
+    colour_name: str,
+    categorical: bool,
+    links: Sequence[tuple[int, np.ndarray, dict[str, np.ndarray]]] = (),
+    modality_names: Sequence[str] = (),
+    selected: int | None = None,
+    title: str | None = None,
+    height: int = 560,
+) -> go.Figure:
+    """Scatter of the projected posterior means; hover shows sample index and class; the
+    sample index is each point's customdata (what a selection returns)."""
+    fig = go.Figure()
+    c = np.asarray(colour)
+    hover = "sample %{customdata}<br>class %{text}"
+    hover += (
+        "<extra></extra>"
+        if colour_name == "class"
+        else f"<br>{colour_name} %{{meta}}<extra></extra>"
+    )
+    if categorical:
+        levels = sorted(np.unique(c).tolist(), key=lambda v: (str(type(v)), v))
+        for k, lev in enumerate(levels):
+            m = c == lev
+            fig.add_trace(
+                go.Scattergl(
+                    x=coords[m, 0],
+                    y=coords[m, 1],
+                    mode="markers",
+                    name=f"{colour_name} {lev}",
+                    customdata=index[m],
+                    text=[str(v) for v in classes[m]],
+                    meta=str(lev),
+                    marker={"size": 5, "color": PALETTE[k % len(PALETTE)], "opacity": 0.75},
+                    hovertemplate=hover.replace("%{meta}", str(lev)),
+                )
+            )
+    else:
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[:, 0],
+                y=coords[:, 1],
+                mode="markers",
+                name=colour_name,
+                customdata=index,
+                text=[str(v) for v in classes],
+                marker={
+                    "size": 5,
+                    "color": c.astype(float),
+                    "colorscale": "Viridis",
+                    "showscale": True,
+                    "colorbar": {"title": {"text": colour_name}},
+                    "opacity": 0.75,
+                },
+                hovertemplate=hover.replace("%{meta}", "%{marker.color:.3f}"),
+            )
+        )
+    modal = list(modality_names)
+    for n, (i, joint, singles) in enumerate(links):
+        for m, p in singles.items():
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[0], joint[0]],
+                    y=[p[1], joint[1]],
+                    mode="lines+markers",
+                    line={"color": colour_of(m, modal), "width": 2},
+                    marker={"size": [9, 0], "symbol": "circle-open", "color": colour_of(m, modal)},
+                    name=f"q(z | {m})",
+                    legendgroup=m,
+                    showlegend=n == 0,
+                    hovertemplate=f"sample {i}: q(z | {m})<extra></extra>",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=[joint[0]],
+                y=[joint[1]],
+                mode="markers",
+                name="q(z | all)",
+                legendgroup="joint",
+                showlegend=n == 0,
+                marker={"size": 12, "symbol": "star", "color": "black"},
+                hovertemplate=f"sample {i}: q(z | all)<extra></extra>",
+            )
+        )
+    if selected is not None:
+        m = np.asarray(index) == selected
+        if m.any():
+            fig.add_trace(
+                go.Scatter(
+                    x=coords[m, 0],
+                    y=coords[m, 1],
+                    mode="markers",
+                    name=f"selected {selected}",
+                    marker={
+                        "size": 16,
+                        "symbol": "circle-open",
+                        "color": "red",
+                        "line": {"width": 3},
+                    },
+                    hoverinfo="skip",
+                )
+            )
+    # no dragmode here: with point selection on, Streamlit then sets clickmode "event+select",
+    # so a click selects the point under it (a "select" dragmode would turn that off)
+    fig.update_layout(legend={"itemsizing": "constant"})
+    return _layout(fig, title, height)

@@ -1,0 +1,164 @@
+"""Latent map: the test set's posterior means in 2-D, coloured by class or any style factor."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mmviz import explore, plots
+from ui.sidebar import (
+    CHART,
+    choose_checkpoint,
+    choose_sample,
+    explainer,
+    generative_only,
+    guard,
+    load_or_explain,
+    publish,
+    restore,
+    show_value,
+)
+from ui.state import latent_map
+
+st.title("🗺️ Latent map")
+explainer(
+    "Each dot is one test sample: the mean of its posterior $q(z \\mid x_1..x_M)$ given all "
+    "modalities, projected to 2-D. **PCA** keeps the two directions of largest variance "
+    "(distances are faithful, clusters may overlap); **t-SNE** keeps neighbourhoods (clusters "
+    "separate, distances between them mean little). Colour by the class to see whether the "
+    "digit is organised in $z$, or by a style factor (ink, hue, language, loudness…) to see "
+    "whether the same latent also holds it.",
+    [
+        r"\mu(x) = \mathbb{E}_{q(z \mid x_1, \dots, x_M)}[z]"
+        r"\;\longmapsto\; \mathrm{PCA}(\mu(x)) \in \mathbb{R}^2"
+    ],
+    "Lines link a few samples' **single-modality** posteriors $q(z\\mid x_i)$ (circles) to "
+    "their joint one (star): short lines mean each modality alone already lands where all of "
+    "them do. Click a dot to decode it in every modality.",
+)
+
+info = choose_checkpoint(generative_only)
+if info is None:
+    st.stop()
+loaded = load_or_explain(info)
+if loaded is None:
+    st.stop()
+ck, ds = loaded
+model = ck.model
+choice = choose_sample(ds)
+groups = model.latent_groups
+
+# ---- controls -------------------------------------------------------------------------------
+table = ds.factor_table("test")
+skip = set(ds.info.get("id_factors", []))
+colour_names = [c for c in table.columns if c not in skip]
+c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
+with c1:
+    restore("map_group", next(iter(groups)), valid=lambda g: g in groups, param="group")
+    group = st.selectbox("Latent group", list(groups), key="map_group")
+    publish("map_group", group, param="group")
+with c2:
+    restore("method", "pca", valid=lambda v: v in ("pca", "tsne"))
+    method = st.radio(
+        "Projection",
+        ["pca", "tsne"],
+        key="method",
+        horizontal=True,
+        format_func=lambda v: {"pca": "PCA", "tsne": "t-SNE"}[v],
+    )
+    publish("method", method)
+with c3:
+    restore("colour", colour_names[0], valid=lambda v: v in colour_names)
+    colour = st.selectbox(
+        "Colour by",
+        colour_names,
+        key="colour",
+        help="the class, or any ground-truth style factor the dataset records",
+    )
+    publish("colour", colour)
+with c4:
+    restore("links", 3, parse=int, valid=lambda v: isinstance(v, int) and 0 <= v <= 8)
+    n_links = st.slider("Linked samples", 0, 8, key="links")
+    publish("links", n_links)
+
+test = ds.indices("test")
+classes = ds.targets[ds.target][test]
+# linked samples: the chosen sample first, then one of each other class (deterministic)
+linked: list[int] = []
+if n_links:
+    linked.append(choice.index)
+    seen = {int(ds.targets[ds.target][choice.index])} if ds.target == "class" else set()
+    for pos, i in enumerate(test):
+        if len(linked) >= n_links:
+            break
+        c = int(classes[pos]) if ds.target == "class" else pos
+        if c not in seen and int(i) != choice.index:
+            linked.append(int(i))
+            seen.add(c)
+limit = 800 if method == "tsne" else 2000  # t-SNE: seconds, not minutes
+
+lm = None
+with guard("Projection"):
+    lm = latent_map(info.id, group, method, limit, tuple(linked))
+if lm is None:
+    st.stop()
+
+kind = ds.factor_kinds.get(
+    colour,
+    "categorical"
+    if colour in ds.targets and np.issubdtype(ds.targets[colour].dtype, np.integer)
+    else "continuous",
+)
+values = table.loc[lm.index, colour].to_numpy()
+event_state = st.session_state.get("map")
+points = []
+if event_state is not None:
+    with guard("Selection"):
+        points = list(event_state.get("selection", {}).get("points", []))
+if points:
+    cd = points[0].get("customdata")
+    if isinstance(cd, list):
+        cd = cd[0] if cd else None
+    if cd is not None:
+        st.session_state["map_pick"] = int(cd)
+picked = st.session_state.get("map_pick")
+if picked is not None and picked not in set(lm.index.tolist()):
+    picked = None
+selected = picked if picked is not None else choice.index
+
+name = "PCA" if lm.method == "pca" else "t-SNE"
+title = f"{name} of {len(lm.index)} test posterior means ({group})"
+if lm.explained is not None:
+    title += f" · axes explain {lm.explained[0]:.0%} and {lm.explained[1]:.0%} of the variance"
+fig = plots.latent_map_figure(
+    lm.coords,
+    lm.index,
+    ds.targets[ds.target][lm.index],
+    values,
+    colour,
+    kind == "categorical",
+    lm.links,
+    explore.input_modalities(model),
+    selected,
+    title,
+)
+st.plotly_chart(fig, key="map", on_select="rerun", selection_mode="points", config=CHART)
+if lm.links and len(lm.links[0][2]) < len(explore.input_modalities(model)):
+    st.caption(
+        "Some single-modality posteriors are missing: this model cannot infer from "
+        "every modality alone."
+    )
+
+# ---- decode the selected point --------------------------------------------------------------
+pos = int(np.searchsorted(test, selected))
+st.subheader(f"Sample {selected} (test position {pos}), decoded from its posterior mean")
+st.caption("Click a dot to pick another sample; top: the data, bottom: what the model decodes.")
+with guard("Decoding"):
+    x = explore.sample_batch(ds, selected)
+    view = explore.reconstruct_view(model, x, None)
+    cols = st.columns(len(model.modalities))
+    for col, m in zip(cols, model.modalities, strict=True):
+        with col:
+            st.markdown(f"**{m}**")
+            show_value(m, ds.specs[m], x[m][0].numpy(), f"sel_in_{m}", "data", height=150)
+            show_value(m, ds.specs[m], view.outputs[m], f"sel_out_{m}", "decoded", height=150)

@@ -1,0 +1,310 @@
+"""Missing modalities: choose what the model observes and watch every modality come back."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mmviz import explore, plots
+from mmviz.models import UnsupportedSubset
+from ui.inputs import own_sample
+from ui.sidebar import (
+    CHART,
+    choose_checkpoint,
+    choose_sample,
+    dump_mapping,
+    explainer,
+    generative_only,
+    guard,
+    load_or_explain,
+    publish,
+    restore,
+    show_value,
+    url_mapping,
+)
+from ui.state import catalog, load_model
+
+st.title("🧩 Missing modalities")
+explainer(
+    "Tick which modalities the model **sees**. It infers the latent $z$ from those alone and "
+    "decodes **every** modality from it: observed ones are *reconstructed*, the others are "
+    "*generated*. An MVAE multiplies one Gaussian *expert* per observed modality with the prior "
+    "(a product of experts), so an expert with a small variance (a high precision) dominates:",
+    [
+        r"q(z \mid X_S) \propto p(z) \prod_{i \in S} \tilde q(z \mid x_i),\qquad "
+        r"T_S = 1 + \sum_{i \in S} T_i,\quad \mu_S = \frac{\sum_{i \in S} T_i \mu_i}{T_S},"
+        r"\quad T_i = \sigma_i^{-2}",
+        r"\mathrm{KL}\big(q(z \mid X_S)\,\|\,q(z \mid X_{\text{all}})\big)",
+    ],
+    "The KL says how much information about $z$ is lost by hiding the unticked modalities (0 "
+    "when all are seen). JMVAE uses one encoder per allowed subset instead; MFM's codes are "
+    "points, so the distance between codes is shown. Add noise to an input to see how robust "
+    "inference is.",
+)
+
+info = choose_checkpoint(generative_only)
+if info is None:
+    st.stop()
+loaded = load_or_explain(info)
+if loaded is None:
+    st.stop()
+ck, ds = loaded
+model = ck.model
+choice = choose_sample(ds, allow_own=True)
+restore("compare", False, parse=lambda s: s in ("1", "true", "True"))
+compare = st.sidebar.toggle(
+    "Compare all checkpoints",
+    key="compare",
+    help="Every generative checkpoint of this dataset, side by side, on the same sample and mask.",
+)
+publish("compare", int(compare))
+restore("damage", "noise", valid=lambda v: v in ("noise", "occlude"))
+damage = st.sidebar.radio(
+    "Image damage",
+    ["noise", "occlude"],
+    key="damage",
+    horizontal=True,
+    help="Gaussian noise of the slider's std, or a centred black square of that area fraction.",
+)
+publish("damage", damage)
+
+# ---- which models, which modalities ---------------------------------------------------------
+models = {info.id: model}
+if compare:
+    for other in catalog():
+        if other.dataset == info.dataset and other.id != info.id and generative_only(other) is None:
+            try:
+                models[other.id] = load_model(other.id)
+            except ValueError as e:  # CheckpointError: name it, compare the others
+                st.warning(f"{other.id} is left out of the comparison: {e}")
+shown = [m for m in ds.modalities if any(m in mm.modalities for mm in models.values())]
+readable = {m for mm in models.values() for m in explore.input_modalities(mm)}
+
+base = explore.sample_batch(ds, choice.index)
+truth = int(ds.targets[ds.target][choice.index]) if ds.target == "class" else None
+given = list(ds.modalities)
+inputs = base
+if choice.own:
+    st.subheader("Your input")
+    st.caption(
+        "Give any modalities you like; the others cannot be observed. Uploads are converted "
+        "to what the model expects (each conversion is listed)."
+    )
+    with guard("Your input"):
+        own = own_sample(ds.specs, [m for m in shown if m in readable], base)
+        inputs, given = own.inputs, own.given
+    truth = None
+
+
+def _level(text: str) -> float | None:
+    try:
+        return float(np.clip(round(float(text) / 0.05) * 0.05, 0.0, 1.0))
+    except ValueError:
+        return None
+
+
+# ---- controls: observe + damage, one column per modality -----------------------------------
+st.subheader("What the model observes")
+url_obs = url_mapping("obs")
+url_noise = url_mapping("noise")
+previously_given = st.session_state.get("_missing_given", set(given))
+st.session_state["_missing_given"] = set(given)
+observed, noise = [], {}
+cols = st.columns(len(shown))
+for col, m in zip(cols, shown, strict=True):
+    with col:
+        if m not in readable:
+            st.checkbox(
+                f"**{m}**",
+                False,
+                disabled=True,
+                key=f"obs_off_{m}",
+                help="MFM predicts this label with its head; it is never an input.",
+            )
+            st.caption("target of the head, not an input")
+            continue
+        available = m in given
+        restore(f"obs_{m}", available, url=None if url_obs is None else (m in url_obs))
+        if not available:
+            st.session_state[f"obs_{m}"] = False
+        elif m not in previously_given:  # just given (typed, uploaded): observe it
+            st.session_state[f"obs_{m}"] = True
+        seen = st.checkbox(
+            f"**{m}**",
+            key=f"obs_{m}",
+            disabled=not available,
+            help=None if available else "give this modality above to observe it",
+        )
+        url_level = None if url_noise is None else _level(url_noise.get(m, "0"))
+        restore(
+            f"noise_{m}", 0.0, valid=lambda v: isinstance(v, float) and 0 <= v <= 1, url=url_level
+        )
+        level = st.slider(
+            "damage",
+            0.0,
+            1.0,
+            step=0.05,
+            key=f"noise_{m}",
+            disabled=not seen,
+            label_visibility="collapsed",
+            help="noise std / occluded fraction (images), word dropout (text), "
+            "label flip probability (label)",
+        )
+        if seen:
+            observed.append(m)
+        if level > 0:
+            noise[m] = level
+publish("obs", dump_mapping({m: "" for m in observed}), param="obs", dump=str)
+publish("noise", dump_mapping({m: f"{v:.2f}" for m, v in noise.items()}), param="noise", dump=str)
+damaged = {
+    m: explore.corrupt(x, ds.specs[m], noise.get(m, 0.0), damage, seed=0) if m in ds.specs else x
+    for m, x in inputs.items()
+}
+
+if not observed:
+    st.info("Tick at least one modality: with nothing observed the model only has its prior.")
+    st.stop()
+
+
+# ---- one model -----------------------------------------------------------------------------
+def observed_row(model, key: str) -> None:
+    cols = st.columns(len(model.modalities))
+    for col, m in zip(cols, model.modalities, strict=True):
+        with col:
+            st.markdown(f"**{m}**")
+            if m in observed and m in explore.input_modalities(model):
+                label = f"{m}, damaged ({noise[m]:.2f})" if m in noise else None
+                show_value(m, ds.specs[m], damaged[m][0].numpy(), f"{key}_in_{m}", label)
+            else:
+                st.caption("not observed")
+
+
+def output_row(model, view: explore.ReconView, key: str) -> None:
+    cols = st.columns(len(model.modalities))
+    for col, m in zip(cols, model.modalities, strict=True):
+        with col:
+            if m in view.observed:
+                st.markdown(f"**{m}** · reconstructed")
+            else:
+                st.markdown(f"**{m}** · :orange[generated (not observed)]")
+            show_value(m, ds.specs[m], view.outputs[m], f"{key}_out_{m}", truth=truth)
+
+
+st.subheader(f"Observed inputs · {info.id}")
+with guard("Observed inputs"):
+    observed_row(model, "one")
+
+st.subheader("Reconstruction and generation")
+view = None
+with guard("Reconstruction", model):
+    obs_model = [m for m in observed if m in model.modalities]
+    if not obs_model:
+        raise UnsupportedSubset(f"{info.id} observes none of the ticked modalities")
+    full = [m for m in given if m in explore.input_modalities(model)] if choice.own else None
+    view = explore.reconstruct_view(model, damaged, obs_model, full)
+    output_row(model, view, "one")
+
+if view is not None:
+    st.subheader("The posterior")
+    with guard("Posterior"):
+        c1, c2 = st.columns([1, 3])
+        with c1:
+            against = "all given" if choice.own else "all"
+            if not view.shift:
+                st.caption(f"q(z | {against}) cannot be formed by this model: no shift shown.")
+            for g, v in view.shift.items():
+                if view.shift_kind[g] == "kl":
+                    st.metric(f"KL(q({g} | observed) ‖ q({g} | {against}))", f"{v:.2f} nats")
+                else:
+                    st.metric(
+                        f"‖{g}(observed) − {g}({against})‖",
+                        f"{v:.2f}",
+                        help="point codes (MFM): the distance between the two codes",
+                    )
+            if view.probs is not None:
+                k = int(np.argmax(view.probs))
+                st.metric("predicted class", f"{k}", f"{view.probs[k]:.0%} sure", delta_color="off")
+        with c2:
+            if explore.has_experts(model):
+                pv = explore.poe_view(model, damaged, view.observed)
+                d = pv.means.shape[1]
+                dims = (
+                    list(range(d))
+                    if d <= 16
+                    else sorted(np.argsort(-pv.precisions[:-1].sum(0))[:16].tolist())
+                )
+                st.plotly_chart(
+                    plots.shares_figure(
+                        pv.names, pv.share_total, "share of the precision (mean over dimensions)"
+                    ),
+                    key="shares",
+                    config=CHART,
+                )
+                st.plotly_chart(
+                    plots.experts_figure(
+                        pv.names,
+                        pv.means,
+                        pv.stds,
+                        pv.product_mean,
+                        pv.product_std,
+                        dims,
+                        "experts and their product"
+                        + ("" if d <= 16 else " (the 16 most precise dimensions)"),
+                    ),
+                    key="experts",
+                    config=CHART,
+                )
+            else:
+                q_all = explore.reconstruct_view(model, damaged, full).posterior
+                for g, p in view.posterior.items():
+                    st.plotly_chart(
+                        plots.posterior_figure(
+                            {"q(· | observed)": p.mean, "q(· | all)": q_all[g].mean},
+                            {"q(· | observed)": p.std, "q(· | all)": q_all[g].std},
+                            f"latent group {g}",
+                        ),
+                        key=f"post_{g}",
+                        config=CHART,
+                    )
+
+# ---- compare mode ---------------------------------------------------------------------------
+if compare:
+    st.subheader("All checkpoints, same sample, same mask")
+    with guard("Comparison"):
+        views = explore.compare_views(models, damaged, observed)
+        names = list(views)
+        for cid, v in views.items():
+            if isinstance(v, str):
+                st.caption(f"**{cid}**: {v}")
+        ok = {cid: v for cid, v in views.items() if not isinstance(v, str)}
+        for m in shown:
+            spec = ds.specs[m]
+            have = [cid for cid, v in ok.items() if m in v.outputs]
+            if not have:
+                continue
+            tag = "observed" if m in observed else "generated"
+            if plots.is_pictorial(spec):
+                grid = np.stack([ok[cid].outputs[m] for cid in have])[None]
+                st.plotly_chart(
+                    plots.grid_figure(
+                        grid,
+                        spec,
+                        None,
+                        [c.replace("_", "_<br>", 1) for c in have],
+                        f"{m} ({tag})",
+                        tile_px=96,
+                    ),
+                    key=f"cmp_{m}",
+                    config=CHART,
+                )
+            else:
+                texts = []
+                for cid in have:
+                    out = ok[cid].outputs[m]
+                    if spec.kind == "categorical":
+                        texts.append(f"{int(out.argmax())} ({out.max():.0%})")
+                    else:
+                        texts.append(explore.tokens_to_text(out, spec) or "(empty)")
+                st.markdown(f"**{m}** ({tag})")
+                st.dataframe({"checkpoint": have, m: texts}, hide_index=True)
+        st.caption("Compared: " + ", ".join(names))

@@ -1,0 +1,326 @@
+"""The frame every exploration page shares: sidebar choices kept in the URL, the "What am I
+looking at?" box, and error boundaries so one failing section never takes the page down.
+
+State lives in `st.session_state` under widget keys; each key is initialised once per session
+from the URL's query parameters (so a shared link restores the view), remembered across
+pages, and written back to the URL after every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from ui.state import cached_dataset, catalog, load_checkpoint
+
+KEEP = "_mmviz_keep_"  # prefix of the non-widget copies that survive page switches
+
+
+# ---- URL <-> session state -----------------------------------------------------------------
+def url_once(param: str) -> str | None:
+    """The URL's `param`, read only at the first run of a session that asks for it: a shared
+    link sets up the view once, then the widgets are in charge."""
+    flag = f"{KEEP}url_{param}"
+    if st.session_state.get(flag):
+        return None
+    st.session_state[flag] = True
+    return st.query_params.get(param)
+
+
+_UNSET = object()
+
+
+def restore(
+    key: str,
+    default: Any,
+    parse: Callable[[str], Any] = str,
+    valid: Callable[[Any], bool] | None = None,
+    param: str | None = None,
+    url: Any = _UNSET,
+) -> Any:
+    """Initialise widget state `key` before its widget is drawn: the URL's ?param=... at the
+    session's first run (or `url`, a value already parsed from the URL), else this page's last
+    value, else the value kept from another page, else `default`. Values that are not `valid`
+    (or do not parse) are skipped."""
+    ok = valid or (lambda _v: True)
+    candidates = []
+    if url is not _UNSET:
+        if url is not None:
+            candidates.append(url)
+    else:
+        raw = url_once(param or key)
+        if raw is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                candidates.append(parse(raw))
+    if key in st.session_state:
+        candidates.append(st.session_state[key])
+    if KEEP + key in st.session_state:
+        candidates.append(st.session_state[KEEP + key])
+    value = next((c for c in candidates if ok(c)), default)
+    st.session_state[key] = value
+    return value
+
+
+def url_mapping(param: str) -> dict[str, str] | None:
+    """A URL list like ?noise=hand:0.3,text:0.5 (or ?obs=hand,label: values "") as a dict,
+    read at the session's first run only (None afterwards or if absent)."""
+    raw = url_once(param)
+    if raw is None:
+        return None
+    out = {}
+    for part in str(raw).split(","):
+        name, _, value = part.partition(":")
+        if name.strip():
+            out[name.strip()] = value.strip()
+    return out
+
+
+def dump_mapping(values: dict[str, Any]) -> str:
+    return ",".join(f"{k}:{v}" if v != "" else k for k, v in values.items())
+
+
+def publish(
+    key: str, value: Any, param: str | None = None, dump: Callable[[Any], str] = str
+) -> None:
+    """Remember `value` across pages and write it into the URL."""
+    st.session_state[KEEP + key] = value
+    text = dump(value)
+    name = param or key
+    if st.query_params.get(name) != text:
+        st.query_params[name] = text
+
+
+# ---- frame ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def guard(what: str, model: Any = None) -> Iterator[None]:
+    """Show a failure of this section as a message, never a traceback; the page goes on.
+
+    Expected problems (bad data, a broken checkpoint, an unsupported subset) are warnings or
+    errors with the exception's own message, which says what is wrong and what to do; given the
+    `model`, an unsupported subset also lists the subsets it can infer from.
+    """
+    from mmviz.checkpoint import CheckpointError
+    from mmviz.data.base import DataError
+    from mmviz.models import UnsupportedSubset
+
+    try:
+        yield
+    except UnsupportedSubset as e:
+        st.warning(f"{what}: this model cannot do that. {e}")
+        if model is not None:
+            from mmviz.explore import supported_subsets
+
+            subsets = supported_subsets(model)
+            if subsets:
+                st.caption(
+                    "It can infer from: " + "; ".join("{" + ", ".join(x) + "}" for x in subsets)
+                )
+    except (DataError, CheckpointError) as e:
+        st.error(f"{what}: {e}")
+    except (ValueError, OSError, KeyError, IndexError, NotImplementedError) as e:
+        st.error(f"{what} failed: {e}")
+    except Exception as e:  # noqa: BLE001 - the page must survive anything; show the cause
+        st.error(
+            f"{what} failed unexpectedly ({type(e).__name__}: {e}). "
+            "The rest of the page still works."
+        )
+
+
+def explainer(text: str, equations: list[str] = (), more: str | None = None) -> None:
+    """The short "What am I looking at?" box every page opens with."""
+    with st.expander("What am I looking at?"):
+        st.markdown(text)
+        for eq in equations:
+            st.latex(eq)
+        if more:
+            st.markdown(more)
+
+
+# ---- checkpoint ----------------------------------------------------------------------------
+def generative_only(info) -> str | None:
+    """Applies-check for pages that decode latents: None if it applies, else why not."""
+    if info.oracle:
+        return "it is an oracle classifier, a judge of generated samples, with no latent space"
+    if not info.generative:
+        return (
+            f"it is a {info.model} model that predicts from fused features and has no latent "
+            "space to decode"
+        )
+    if info.problem:
+        return info.problem
+    return None
+
+
+def choose_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
+    """Sidebar: dataset, then a checkpoint of it that this page applies to.
+
+    Returns the chosen CheckpointInfo, or None (with a message) when none applies. A checkpoint
+    asked for in the URL or on another page that does not apply here is named, with the reason,
+    and the first one that applies is shown instead.
+    """
+    infos = catalog()
+    by_id = {i.id: i for i in infos}
+    order = {"mvae": 0, "jmvae": 1, "mfm": 2}  # the richest demo (MVAE, most modalities) first
+    ok = sorted(
+        (i for i in infos if applies(i) is None),
+        key=lambda i: (order.get(i.model, 3), -len(i.modalities), i.id),
+    )
+    ok_ids = {i.id for i in ok}
+    url = url_once("ckpt")
+    if url:
+        wanted, origin = url, "url"
+    elif key in st.session_state:
+        wanted, origin = st.session_state[key], "widget"
+    else:
+        wanted, origin = st.session_state.get(KEEP + key), "kept"
+    if wanted and wanted not in ok_ids:
+        if wanted in by_id:
+            st.warning(
+                f"Checkpoint **{wanted}** does not apply to this page: {applies(by_id[wanted])}. "
+                "Showing one that does; the sidebar lists them all."
+            )
+        else:
+            st.warning(f"There is no checkpoint **{wanted}** on disk; choose one in the sidebar.")
+        wanted = None
+    if not ok:
+        st.info(
+            "No checkpoint on disk applies to this page yet. Train one, e.g. "
+            "`python -m mmviz train mvae --dataset digits --modalities hand,label --out "
+            "checkpoints/mvae_hand_label`, or all of them with `python -m mmviz train-all`."
+        )
+        return None
+    datasets = sorted({i.dataset for i in ok}, key=lambda d: (d != "digits", d))
+    if wanted and origin != "widget":
+        st.session_state["dataset"] = by_id[wanted].dataset
+    elif st.session_state.get("dataset") not in datasets:
+        st.session_state["dataset"] = datasets[0]
+    dataset = st.sidebar.selectbox("Dataset", datasets, key="dataset")
+    options = [i.id for i in ok if i.dataset == dataset]
+    st.session_state[key] = wanted if wanted in options else options[0]
+    cid = st.sidebar.selectbox(
+        "Checkpoint",
+        options,
+        key=key,
+        format_func=lambda c: by_id[c].label,
+        help="Checkpoints of this dataset that this page can show.",
+    )
+    publish(key, cid, param="ckpt")
+    return by_id[cid]
+
+
+def load_or_explain(info):
+    """The checkpoint's model and dataset, or None after saying why it cannot be loaded."""
+    from mmviz.checkpoint import CheckpointError
+
+    try:
+        ck = load_checkpoint(info.id)
+    except CheckpointError as e:
+        st.error(f"Checkpoint **{info.id}** cannot be loaded: {e}")
+        return None
+    try:
+        ds = cached_dataset(info.dataset)
+    except ValueError as e:
+        st.error(f"Dataset `{info.dataset}` of checkpoint {info.id} cannot be built: {e}")
+        return None
+    return ck, ds
+
+
+# ---- sample --------------------------------------------------------------------------------
+@dataclass
+class SampleChoice:
+    """Which sample a page shows: a test-set position, or the user's own input."""
+
+    own: bool
+    position: int  # position in the test split
+    index: int  # absolute index in the dataset
+
+
+def _randomise(n: int) -> None:
+    st.session_state["sample"] = int(np.random.default_rng().integers(n))
+
+
+def choose_sample(ds, allow_own: bool = False) -> SampleChoice:
+    """Sidebar: a test sample by position (or at random), or, where allowed, your own input."""
+    test = ds.indices("test")
+    n = len(test)
+    sources = ["test set", "your own input"] if allow_own else ["test set"]
+    restore(
+        "source",
+        "test set",
+        valid=lambda v: v in sources,
+        parse=lambda s: "your own input" if s == "own" else "test set",
+    )
+    source = (
+        st.sidebar.radio("Sample", sources, key="source", horizontal=True)
+        if allow_own
+        else "test set"
+    )
+    restore("sample", 0, parse=int, valid=lambda v: isinstance(v, int) and 0 <= v < n, param="i")
+    c1, c2 = st.sidebar.columns([3, 1], vertical_alignment="bottom")
+    pos = c1.number_input(
+        f"Test sample (0..{n - 1})",
+        0,
+        n - 1,
+        step=1,
+        key="sample",
+        help="Position in the test split; the page shows its modalities.",
+    )
+    c2.button("🎲", on_click=_randomise, args=(n,), help="a random test sample")
+    publish("sample", int(pos), param="i")
+    if allow_own:
+        publish("source", "own" if source == "your own input" else "test", param="source")
+    return SampleChoice(source == "your own input", int(pos), int(test[int(pos)]))
+
+
+# ---- showing one modality's value ----------------------------------------------------------
+CHART = {"displayModeBar": False}
+
+
+def show_value(
+    m: str, spec, x, key: str, title: str | None = None, truth: int | None = None, height: int = 190
+) -> None:
+    """One sample of modality `m` (data space or raw) drawn as its kind needs: a picture, a
+    class with its probability bar, a phrase, a spectrogram you can also listen to."""
+    from mmviz import plots
+    from mmviz.data import audio
+    from mmviz.explore import tokens_to_text
+    from ui.state import sound_bytes
+
+    a = np.asarray(x)
+    if plots.is_pictorial(spec):
+        freqs = (
+            audio.bin_frequencies()
+            if spec.kind == "spectrogram" and a.shape[-2] == audio.N_BINS
+            else None
+        )
+        fig = plots.modality_figure(a, spec, title, height=height, freqs=freqs)
+        st.plotly_chart(fig, key=key, config=CHART)
+        if spec.kind == "spectrogram" and freqs is not None:
+            st.audio(
+                sound_bytes(a.reshape(a.shape[-2], a.shape[-1]).astype(np.float32)),
+                format="audio/wav",
+            )
+    elif spec.kind == "categorical":
+        names = list(spec.vocab or range(spec.num_classes))
+        if a.ndim == 1 and a.size == len(names):
+            k = int(a.argmax())
+            st.markdown(f"{title + ': ' if title else ''}**{names[k]}** ({a[k]:.0%})")
+            fig = plots.probability_figure(a, [str(n) for n in names], truth, None, 130)
+            fig.update_layout(margin={"l": 4, "r": 4, "t": 4, "b": 20})
+            fig.update_yaxes(title_text=None, showticklabels=False)
+            st.plotly_chart(fig, key=key, config=CHART)
+        else:
+            st.markdown(f"{title + ': ' if title else ''}**{names[int(a.reshape(-1)[0])]}**")
+    elif spec.kind == "tokens":
+        text = tokens_to_text(a, spec) or "(empty)"
+        st.markdown(f"{title}: **{text}**" if title else f"> **{text}**")
+        if a.ndim == 2:  # per-position probabilities: how sure the decoder is of its words
+            n = max(1, len(text.split()))
+            st.caption(f"mean word confidence {float(a.max(-1)[:n].mean()):.0%}")
+    else:
+        st.write(a)
