@@ -1,0 +1,111 @@
+"""Model-report figures: training curves, the robustness table, coherence, log-likelihoods.
+
+Tables in (pandas, from `mmviz.report`), plotly figures out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from mmviz.plots.charts import PALETTE
+
+
+def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}} if title else None,
+        height=height,
+        margin={"l": 50, "r": 10, "t": 34 if title else 10, "b": 40},
+    )
+    return fig
+
+
+def curves_figure(
+    phases: Mapping[str, pd.DataFrame], title: str | None = None, height: int = 300
+) -> go.Figure:
+    """Training (solid) and validation (dashed) loss per epoch, one colour per phase."""
+    fig = go.Figure()
+    for k, (phase, df) in enumerate(phases.items()):
+        colour = PALETTE[k % len(PALETTE)]
+        for col, dash in (("train_loss", "solid"), ("valid_loss", "dash")):
+            if col not in df:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=list(df["epoch"]),
+                    y=list(df[col]),
+                    mode="lines+markers",
+                    name=f"{phase} · {col.split('_')[0]}",
+                    line={"color": colour, "dash": dash},
+                    marker={"size": 4},
+                    hovertemplate=f"{phase} {col}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>",
+                )
+            )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="loss")
+    fig.update_layout(legend={"orientation": "h", "y": 1.15})
+    return _layout(fig, title, height)
+
+
+def robustness_heatmap(
+    table: pd.DataFrame, modalities: list[str], title: str | None = None, height: int | None = None
+) -> go.Figure:
+    """Accuracy per observed subset (rows): each observed modality's cell carries the row's
+    accuracy (its colour and text), unobserved cells stay empty, so the pattern of filled
+    cells shows what was observed and the colour how well the model did with it."""
+    acc = table["accuracy"].to_numpy(dtype=np.float64)
+    obs = table[modalities].to_numpy(dtype=bool)
+    z = np.where(obs, acc[:, None], np.nan)
+    text = [
+        [(f"{a:.1%}" if np.isfinite(a) else "n/a") if o else "" for o in row]
+        for a, row in zip(acc, obs, strict=True)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(modalities),
+            y=[str(i) for i in table.index],
+            zmin=0,
+            zmax=1,
+            colorscale="Viridis",
+            text=text,
+            texttemplate="%{text}",
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": "accuracy"}, "thickness": 10, "tickformat": ".0%"},
+            hovertemplate="observed %{y}: accuracy %{z:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(side="top", title_text="observed modality")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, height or 110 + 26 * len(table))
+
+
+def coherence_heatmap(
+    matrix: pd.DataFrame, title: str | None = None, height: int | None = None
+) -> go.Figure:
+    """Coherence (oracle agreement) of generated target modalities (columns) per source."""
+    z = matrix.to_numpy(dtype=np.float64)
+    text = [[f"{v:.0%}" if np.isfinite(v) else "" for v in row] for row in z]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(c) for c in matrix.columns],
+            y=[str(i) for i in matrix.index],
+            zmin=0,
+            zmax=1,
+            colorscale="Viridis",
+            text=text,
+            texttemplate="%{text}",
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": "coherence"}, "thickness": 10, "tickformat": ".0%"},
+            hovertemplate="%{y} → %{x}: %{z:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="generated (target)", side="top")
+    fig.update_yaxes(title_text="given (source)", autorange="reversed")
+    return _layout(fig, title, height or 120 + 34 * len(matrix))
