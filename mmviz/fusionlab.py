@@ -34,7 +34,7 @@ from mmviz.models.fusion import (
 
 FUSION_MODELS = ("tfn", "lmf", "early_fusion", "late_fusion")
 FUSION_BENCH = "fusion_bench.json"
-LMF_RANK = "lmf_rank.json"
+LMF_RANK = "lmf-rank.json"
 
 
 def results_dir() -> Path:
@@ -193,7 +193,7 @@ def read_fusion_bench(path: str | Path | None = None) -> dict[str, Any] | None:
 
 
 def read_rank_study(path: str | Path | None = None) -> pd.DataFrame | None:
-    """results/lmf_rank.json rows (rank, seed, acc2, mae, corr, fusion_params), or None."""
+    """results/lmf-rank.json rows (rank, seed, acc2, mae, corr, fusion_params), or None."""
     p = Path(path) if path is not None else results_dir() / LMF_RANK
     if not p.is_file():
         return None

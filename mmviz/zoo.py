@@ -209,7 +209,7 @@ def lmf_rank_study(
     ranks: tuple[int, ...] = RANKS,
     seeds: tuple[int, ...] = (0,),
     settings: TrainSettings = FUSION_SETTINGS,
-    out: Path | None = RESULTS_ROOT / "lmf_rank.json",
+    out: Path | None = RESULTS_ROOT / "lmf-rank.json",
     progress: bool = False,
 ) -> dict[str, Any]:
     """LMF at several ranks, same seed(s) and budget: test metrics per rank (and per seed)."""

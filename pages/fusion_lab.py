@@ -251,8 +251,8 @@ with guard("Rank study"):
     path, mtime = results_file(lab.LMF_RANK)
     rows = rank_study(path, mtime)
     if rows is None:
-        st.info("No rank study yet. Produce it with `python -c \"from mmviz.zoo import "
-                "lmf_rank_study; lmf_rank_study()\"` (it writes results/lmf_rank.json).")
+        st.info("No rank study yet. Produce it with `python -m mmviz study lmf-rank` "
+                "(it writes results/lmf-rank.json).")
     else:
         summary = lab.rank_summary(rows)
         st.plotly_chart(figs.rank_figure(summary, rows, "binary accuracy (test) against rank"),

@@ -98,7 +98,7 @@ def build_part2_zoo(base: Path) -> Path:
                    "inference": 1.8},
     }
     (results / "fusion_bench.json").write_text(json.dumps(bench))
-    (results / "lmf_rank.json").write_text(json.dumps({"study": "lmf-rank", "rows": RANK_ROWS}))
+    (results / "lmf-rank.json").write_text(json.dumps({"study": "lmf-rank", "rows": RANK_ROWS}))
     return root
 
 
@@ -483,7 +483,7 @@ def test_fusion_lab_reads_results_and_says_how_to_make_them(zoo, tmp_path, monke
     assert_clean(at)
     info = messages(at, "info")
     assert "python -m mmviz bench fusion --json > results/fusion_bench.json" in info
-    assert "lmf_rank_study" in info
+    assert "python -m mmviz study lmf-rank" in info
     (root.parent / "results").mkdir()
     (root.parent / "results" / "fusion_bench.json").write_text('{"ratios": 3}')
     at = open_page("fusion_lab", ckpt="lmf_tiny")
