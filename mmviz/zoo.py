@@ -263,9 +263,9 @@ def lmf_rank_study(
 # Metrics shown as a checkpoint's headline, in order of preference: (label, path in metrics).
 HEADLINES: list[tuple[str, tuple[str, ...]]] = [
     ("acc", ("test_accuracy",)),
-    ("label|hand", ("label_accuracy", "hand")),
-    ("label->hand", ("coherence", "label->hand")),
-    ("head|all", ("head_accuracy", "all")),
+    ("label from hand", ("label_accuracy", "hand")),
+    ("label from hand+print", ("label_accuracy", "hand+print")),
+    ("label->hand coherence", ("coherence", "label->hand")),
     ("acc2", ("acc2",)),
     ("mae", ("mae",)),
     ("log p(hand)", ("loglik", "hand")),

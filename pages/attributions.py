@@ -15,11 +15,10 @@ from mmviz.plots import attributions as figs
 from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
-    choose_checkpoint,
     choose_sample,
     explainer,
     guard,
-    load_or_explain,
+    page_checkpoint,
     publish,
     restore,
     url_mapping,
@@ -59,13 +58,7 @@ def applies(info) -> str | None:
     return None
 
 
-info = choose_checkpoint(applies)
-if info is None:
-    st.stop()
-loaded = load_or_explain(info)
-if loaded is None:
-    st.stop()
-ck, ds = loaded
+info, ck, ds = page_checkpoint(applies)
 model = ck.model
 choice = choose_sample(ds, allow_own=True)
 readable = explore.input_modalities(model)
@@ -73,8 +66,10 @@ base = {m: x for m, x in explore.sample_batch(ds, choice.index).items() if m in 
 inputs, given = base, list(readable)
 if choice.own:
     st.subheader("Your input")
-    st.caption("Give any modalities you like; the others keep the test sample's values but "
-               "cannot be observed.")
+    st.caption(
+        "Give any modalities you like; the others keep the test sample's values but "
+        "cannot be observed."
+    )
     with guard("Your input"):
         own = own_sample(ds.specs, readable, base, key="aown")
         inputs, given = {m: own.inputs[m] for m in model.modalities}, list(own.given)
@@ -91,13 +86,20 @@ if not kinds:
 st.subheader("What to explain")
 c1, c2 = st.columns([2, 3])
 restore("att_target", kinds[0], valid=lambda v: v in kinds, param="target")
-kind = c1.selectbox("Target", kinds, key="att_target", format_func=lambda k: rep.TARGET_KINDS[k],
-                    help="The number the attributions explain.")
+kind = c1.selectbox(
+    "Target",
+    kinds,
+    key="att_target",
+    format_func=lambda k: rep.TARGET_KINDS[k],
+    help="The number the attributions explain.",
+)
 publish("att_target", kind, param="target")
 not_here = {k: why for k, why in options.items() if why is not None}
 if not_here:
-    c1.caption("Not for this checkpoint: " + "; ".join(
-        f"{rep.TARGET_KINDS[k]} ({why})" for k, why in not_here.items()))
+    c1.caption(
+        "Not for this checkpoint: "
+        + "; ".join(f"{rep.TARGET_KINDS[k]} ({why})" for k, why in not_here.items())
+    )
 
 target_choice: rep.TargetChoice
 with c2:
@@ -105,16 +107,20 @@ with c2:
         target_choice = rep.TargetChoice("prediction")
     elif kind == "class":
         with torch.inference_mode():
-            probs = model.predict(inputs, [m for m in given if m != model.label_modality]
-                                  or None)[0]
+            probs = model.predict(inputs, [m for m in given if m != model.label_modality] or None)[
+                0
+            ]
         n_classes = int(probs.shape[-1])
         runner_up = int(torch.argsort(probs, descending=True)[1]) if n_classes > 1 else 0
         label = model.label_modality
         names = list(model.specs[label].vocab) if label else [str(k) for k in range(n_classes)]
-        restore("att_class", runner_up,
-                valid=lambda v: isinstance(v, int) and 0 <= v < n_classes)
-        k = st.selectbox("Class", list(range(n_classes)), key="att_class",
-                         format_func=lambda i: names[i] if i < len(names) else str(i))
+        restore("att_class", runner_up, valid=lambda v: isinstance(v, int) and 0 <= v < n_classes)
+        k = st.selectbox(
+            "Class",
+            list(range(n_classes)),
+            key="att_class",
+            format_func=lambda i: names[i] if i < len(names) else str(i),
+        )
         target_choice = rep.TargetChoice("class", index=int(k))
     elif kind == "generated":
         cats = [m for m, s in model.specs.items() if s.kind == "categorical"]
@@ -123,10 +129,13 @@ with c2:
         names = list(model.specs[gm].vocab or [str(i) for i in range(model.specs[gm].num_classes)])
         opts = [-1, *range(len(names))]
         restore("att_gen_class", -1, valid=lambda v: v in opts)
-        k = st.selectbox("Class", opts, key="att_gen_class",
-                         format_func=lambda i: "the generated class" if i < 0 else names[i])
-        target_choice = rep.TargetChoice("generated", index=None if k < 0 else int(k),
-                                         modality=gm)
+        k = st.selectbox(
+            "Class",
+            opts,
+            key="att_gen_class",
+            format_func=lambda i: "the generated class" if i < 0 else names[i],
+        )
+        target_choice = rep.TargetChoice("generated", index=None if k < 0 else int(k), modality=gm)
     elif kind == "latent":
         groups = list(model.latent_groups)
         restore("att_group", groups[0], valid=lambda v: v in groups)
@@ -153,17 +162,21 @@ with c2:
         if rows[1] <= rows[0] or cols[1] <= cols[0]:
             st.warning("The region is empty: give it at least one row and one column.")
             st.stop()
-        target_choice = rep.TargetChoice("region", modality=rm, rows=tuple(rows),
-                                         cols=tuple(cols))
+        target_choice = rep.TargetChoice("region", modality=rm, rows=tuple(rows), cols=tuple(cols))
 target = target_choice.build()
 
 # ---- observed modalities -------------------------------------------------------------------------
 skip = target.excluded_modality(model)
 candidates = [m for m in readable if m != skip]
 url_obs = url_mapping("obs")
-st.markdown("**Modalities the model sees**" + (
-    f" (`{skip}` is the target's own modality, so it is not an input here)" if skip in readable
-    else ""))
+st.markdown(
+    "**Modalities the model sees**"
+    + (
+        f" (`{skip}` is the target's own modality, so it is not an input here)"
+        if skip in readable
+        else ""
+    )
+)
 observed = []
 tcols = st.columns(max(1, len(candidates)))
 for col, m in zip(tcols, candidates, strict=False):
@@ -171,27 +184,42 @@ for col, m in zip(tcols, candidates, strict=False):
     restore(f"att_obs_{m}", available, url=None if url_obs is None else (m in url_obs))
     if not available:
         st.session_state[f"att_obs_{m}"] = False
-    if col.checkbox(m, key=f"att_obs_{m}", disabled=not available,
-                    help=None if available else "give this modality above to observe it"):
+    if col.checkbox(
+        m,
+        key=f"att_obs_{m}",
+        disabled=not available,
+        help=None if available else "give this modality above to observe it",
+    ):
         observed.append(m)
 publish("obs", ",".join(observed), param="obs")
 if not observed:
-    st.info("Tick at least one modality: attributions share the target out over what the "
-            "model sees.")
+    st.info(
+        "Tick at least one modality: attributions share the target out over what the model sees."
+    )
     st.stop()
 
 # ---- method --------------------------------------------------------------------------------------
 applicable = rep.method_options(model, observed)
 methods = [k for k, why in applicable.items() if why is None]
 if not methods:
-    st.warning("No attribution method applies to these inputs: " + "; ".join(
-        f"{k}: {why}" for k, why in applicable.items()))
+    st.warning(
+        "No attribution method applies to these inputs: "
+        + "; ".join(f"{k}: {why}" for k, why in applicable.items())
+    )
     st.stop()
-restore("att_method", "IntegratedGradients" if "IntegratedGradients" in methods else methods[0],
-        valid=lambda v: v in methods, param="method")
+restore(
+    "att_method",
+    "IntegratedGradients" if "IntegratedGradients" in methods else methods[0],
+    valid=lambda v: v in methods,
+    param="method",
+)
 mc1, mc2 = st.columns([2, 3])
-method = mc1.selectbox("Method", methods, key="att_method",
-                       help="Captum attribution method (gradient or perturbation based).")
+method = mc1.selectbox(
+    "Method",
+    methods,
+    key="att_method",
+    help="Captum attribution method (gradient or perturbation based).",
+)
 publish("att_method", method, param="method")
 spec = METHODS[method]
 mc1.caption(spec.description)
@@ -211,19 +239,28 @@ with mc2.expander("Method parameters", expanded=True):
         elif p.choices is not None:
             params[p.name] = col.selectbox(p.name, list(p.choices), key=key, help=p.help)
         elif p.type is int:
-            params[p.name] = int(col.number_input(
-                p.name, int(p.low) if p.low is not None else None,
-                int(p.high) if p.high is not None else None, step=1, key=key, help=p.help))
+            params[p.name] = int(
+                col.number_input(
+                    p.name,
+                    int(p.low) if p.low is not None else None,
+                    int(p.high) if p.high is not None else None,
+                    step=1,
+                    key=key,
+                    help=p.help,
+                )
+            )
         else:
-            params[p.name] = float(col.number_input(
-                p.name, p.low, p.high, step=0.1, key=key, help=p.help))
+            params[p.name] = float(
+                col.number_input(p.name, p.low, p.high, step=0.1, key=key, help=p.help)
+            )
 
 # ---- compute -------------------------------------------------------------------------------------
 key = digest(inputs)
 result = sv = None
 with guard("Attribution"):
-    result = attribution(info.id, key, tuple(observed), target_choice, method,
-                         tuple(sorted(params.items())), inputs)
+    result = attribution(
+        info.id, key, tuple(observed), target_choice, method, tuple(sorted(params.items())), inputs
+    )
 single = len(readable) == 1
 if not single:
     with guard("Modality Shapley values"):
@@ -245,28 +282,41 @@ m1.metric("target f(x)", f"{float(result.target_value[0]):.4g}")
 m2.metric("at the baseline f(x′)", f"{float(result.baseline_value[0]):.4g}")
 m3.metric("sum of attributions", f"{total:.4g}")
 if result.delta is not None:
-    m4.metric("convergence delta δ", f"{result.delta:.2g}",
-              help="Σ attributions − (f(x) − f(x′)); smaller with more steps")
+    m4.metric(
+        "convergence delta δ",
+        f"{result.delta:.2g}",
+        help="Σ attributions − (f(x) − f(x′)); smaller with more steps",
+    )
 else:
     m4.metric("convergence delta δ", "—", help=f"{method} reports no convergence delta")
 if result.index is not None and kind in ("prediction", "generated"):
-    st.caption(f"The class explained is the one the model picks for this input: "
-               f"**{int(result.index[0])}**.")
+    st.caption(
+        f"The class explained is the one the model picks for this input: "
+        f"**{int(result.index[0])}**."
+    )
 
 # ---- modality shares and Shapley values -------------------------------------------------------
 order = list(model.modalities)
 s1, s2 = st.columns(2)
 with s1:
-    st.plotly_chart(figs.shares_figure(result.shares, order, f"share of |attribution| · {method}"),
-                    key="att_shares", config=CHART)
+    st.plotly_chart(
+        figs.shares_figure(result.shares, order, f"share of |attribution| · {method}"),
+        key="att_shares",
+        config=CHART,
+    )
 with s2:
     if single:
-        st.info(f"Modality Shapley values compare modalities; **{info.id}** reads only "
-                f"`{readable[0]}`, so all of the target is that modality's.")
+        st.info(
+            f"Modality Shapley values compare modalities; **{info.id}** reads only "
+            f"`{readable[0]}`, so all of the target is that modality's."
+        )
     elif sv is not None:
         check = rep.shapley_check(sv.values, sv.v_all, sv.v_empty)
-        st.plotly_chart(figs.shapley_figure(sv.values, sv.v_all, sv.v_empty, order),
-                        key="att_shapley", config=CHART)
+        st.plotly_chart(
+            figs.shapley_figure(sv.values, sv.v_all, sv.v_empty, order),
+            key="att_shapley",
+            config=CHART,
+        )
         st.caption(
             f"Exact Shapley values over {len(sv.players)} modalities ({2 ** len(sv.players)} "
             f"coalitions). Sum **{check['sum']:.4g}** = v(all) − v(∅) = {check['v_all']:.4g} − "
@@ -290,24 +340,38 @@ for m in [m for m in model.modalities if m in result.per_modality]:
         if spec_m.kind in ("image", "spectrogram"):
             c1, c2 = st.columns([2, 3])
             with c1:
-                st.plotly_chart(figs.overlay_figure(inputs[m][0].numpy(), a, spec_m, m),
-                                key=f"att_{m}", config=CHART)
-            c2.markdown(f"**{m}**: red pixels raise the target, blue ones lower it. "
-                        f"Total {a.sum():+.4g}, share {result.shares[m]:.0%}.")
+                st.plotly_chart(
+                    figs.overlay_figure(inputs[m][0].numpy(), a, spec_m, m),
+                    key=f"att_{m}",
+                    config=CHART,
+                )
+            c2.markdown(
+                f"**{m}**: red pixels raise the target, blue ones lower it. "
+                f"Total {a.sum():+.4g}, share {result.shares[m]:.0%}."
+            )
         elif spec_m.kind == "tokens":
             w, v = rep.token_words(inputs[m][0].numpy(), a, spec_m.vocab)
-            st.plotly_chart(figs.words_figure(w, v, f"{m}: words coloured by attribution"),
-                            key=f"att_{m}", config=CHART)
+            st.plotly_chart(
+                figs.words_figure(w, v, f"{m}: words coloured by attribution"),
+                key=f"att_{m}",
+                config=CHART,
+            )
         elif spec_m.kind == "sequence":
             names = None
             info_names = ds.info.get(f"{m}_features")
             if isinstance(info_names, list):
                 names = info_names
             st.plotly_chart(
-                figs.sequence_figure(a, names, words, f"{m}: per time step (top) and per "
-                                     "feature (below)"),
-                key=f"att_{m}", config=CHART)
+                figs.sequence_figure(
+                    a, names, words, f"{m}: per time step (top) and per feature (below)"
+                ),
+                key=f"att_{m}",
+                config=CHART,
+            )
         else:
             v = float(np.asarray(a).sum())
-            st.metric(f"{m} (one value for the whole input)", f"{v:+.4g}",
-                      help="A class input is attributed as a whole (through its embedding).")
+            st.metric(
+                f"{m} (one value for the whole input)",
+                f"{v:+.4g}",
+                help="A class input is attributed as a whole (through its embedding).",
+            )

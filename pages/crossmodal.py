@@ -9,12 +9,11 @@ from mmviz import explore, plots
 from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
-    choose_checkpoint,
     choose_sample,
     explainer,
     generative_only,
     guard,
-    load_or_explain,
+    page_checkpoint,
     publish,
     restore,
     show_value,
@@ -40,13 +39,7 @@ explainer(
     "missing modality's own style factor is drawn from the prior.",
 )
 
-info = choose_checkpoint(generative_only)
-if info is None:
-    st.stop()
-loaded = load_or_explain(info)
-if loaded is None:
-    st.stop()
-ck, ds = loaded
+info, ck, ds = page_checkpoint(generative_only)
 model = ck.model
 choice = choose_sample(ds, allow_own=True)
 readable = explore.input_modalities(model)

@@ -13,11 +13,10 @@ from mmviz.plots import fusion as figs
 from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
-    choose_checkpoint,
     choose_sample,
     explainer,
     guard,
-    load_or_explain,
+    page_checkpoint,
     publish,
     restore,
 )
@@ -54,17 +53,13 @@ def applies(i) -> str | None:
         return None
     if i.oracle:
         return "it is an oracle classifier; the lab compares TFN, LMF, early and late fusion"
-    return (f"it is a {i.model} model on {i.dataset}; the lab compares the sentiment fusion "
-            "models (TFN, LMF, early and late fusion)")
+    return (
+        f"it is a {i.model} model on {i.dataset}; the lab compares the sentiment fusion "
+        "models (TFN, LMF, early and late fusion)"
+    )
 
 
-info = choose_checkpoint(applies)
-if info is None:
-    st.stop()
-loaded = load_or_explain(info)
-if loaded is None:
-    st.stop()
-ck, ds = loaded
+info, ck, ds = page_checkpoint(applies)
 chosen = ck.model
 choice = choose_sample(ds, allow_own=True)
 
@@ -84,8 +79,10 @@ inputs = base
 truth = None if choice.own else float(ds.targets["score"][choice.index])
 if choice.own:
     st.subheader("Your words")
-    st.caption("Type an utterance; the face and voice traces stay the test sample's (they "
-               "cannot be typed), aligned word by word.")
+    st.caption(
+        "Type an utterance; the face and voice traces stay the test sample's (they "
+        "cannot be typed), aligned word by word."
+    )
     with guard("Your input"):
         typed = [m for m in mods if ds.specs[m].kind == "tokens"]
         own = own_sample(ds.specs, typed, base, key="lown")
@@ -100,11 +97,20 @@ for col, m in zip(ctl, mods, strict=False):
         restore(f"lab_on_{m}", True, parse=lambda s: s in ("1", "true", "True"), param=f"on_{m}")
         on = st.checkbox(f"**{m}**", key=f"lab_on_{m}")
         publish(f"lab_on_{m}", int(on), param=f"on_{m}")
-        restore(f"lab_snr_{m}", "clean", valid=lambda v: v in SNR_STEPS,
-                parse=lambda s: "clean" if s == "clean" else int(s), param=f"snr_{m}")
-        level = st.select_slider("noise (SNR)", SNR_STEPS, key=f"lab_snr_{m}",
-                                 format_func=lambda v: v if v == "clean" else f"{v} dB",
-                                 disabled=not on)
+        restore(
+            f"lab_snr_{m}",
+            "clean",
+            valid=lambda v: v in SNR_STEPS,
+            parse=lambda s: "clean" if s == "clean" else int(s),
+            param=f"snr_{m}",
+        )
+        level = st.select_slider(
+            "noise (SNR)",
+            SNR_STEPS,
+            key=f"lab_snr_{m}",
+            format_func=lambda v: v if v == "clean" else f"{v} dB",
+            disabled=not on,
+        )
         publish(f"lab_snr_{m}", level, param=f"snr_{m}")
         if on:
             observed.append(m)
@@ -126,16 +132,18 @@ with guard("The utterance"):
         clean_w = lab.words_of(inputs[tok][0].numpy(), ds.specs[tok].vocab)
         noisy_w = lab.words_of(noisy[tok][0].numpy(), ds.specs[tok].vocab)
         shown = " ".join(
-            (f":red[~~{a}~~ **{b}**]" if a != b else a) for a, b in zip(clean_w, noisy_w,
-                                                                         strict=True)
+            (f":red[~~{a}~~ **{b}**]" if a != b else a)
+            for a, b in zip(clean_w, noisy_w, strict=True)
             if a != "·"
         )
         st.markdown(f"**{tok}**{'' if tok in observed else ' (off)'}: {shown}")
     if truth is not None:
         recipe = ds.info.get("interactions", [])
         r = int(ds.factors["interaction"][choice.index]) if "interaction" in ds.factors else -1
-        st.caption(f"true score **{truth:+.2f}** · recipe: "
-                   f"**{recipe[r] if 0 <= r < len(recipe) else '?'}**")
+        st.caption(
+            f"true score **{truth:+.2f}** · recipe: "
+            f"**{recipe[r] if 0 <= r < len(recipe) else '?'}**"
+        )
     tcols = st.columns(max(1, len(mods) - (1 if tok else 0)))
     for col, m in zip(tcols, [m for m in mods if m != tok], strict=False):
         with col:
@@ -144,33 +152,58 @@ with guard("The utterance"):
             note = "" if m in observed else " · off: the models use its training mean"
             snr_note = f" · SNR {snr[m]:g} dB" if m in snr else ""
             st.plotly_chart(
-                figs.traces_figure(x, names, words, inputs[m][0].numpy() if m in snr else None,
-                                   f"{m}{snr_note}{note}"),
-                key=f"lab_trace_{m}", config=CHART)
+                figs.traces_figure(
+                    x,
+                    names,
+                    words,
+                    inputs[m][0].numpy() if m in snr else None,
+                    f"{m}{snr_note}{note}",
+                ),
+                key=f"lab_trace_{m}",
+                config=CHART,
+            )
 
 # ---- scores --------------------------------------------------------------------------------------
 st.subheader("Each model's score")
 if not observed:
-    st.info("Switch on at least one modality: with none, every model only returns its "
-            "training mean.")
+    st.info(
+        "Switch on at least one modality: with none, every model only returns its training mean."
+    )
 elif models:
     with guard("Scores"):
-        table = lab_scores(tuple(models), digest(inputs), tuple(observed),
-                           tuple(sorted(snr.items())), seed, truth, inputs)
-        st.plotly_chart(figs.scores_figure(table, truth, "score as set vs clean"),
-                        key="lab_scores", config=CHART)
-        st.dataframe(table.style.format(precision=3, subset=["clean score", "score", "change"]),
-                     hide_index=True)
+        table = lab_scores(
+            tuple(models),
+            digest(inputs),
+            tuple(observed),
+            tuple(sorted(snr.items())),
+            seed,
+            truth,
+            inputs,
+        )
+        st.plotly_chart(
+            figs.scores_figure(table, truth, "score as set vs clean"),
+            key="lab_scores",
+            config=CHART,
+        )
+        st.dataframe(
+            table.style.format(precision=3, subset=["clean score", "score", "change"]),
+            hide_index=True,
+        )
     late = [c for c, m in models.items() if hasattr(m, "unimodal_outputs")]
     for c in late:
         with guard(f"{c}: per-modality predictions"):
-            parts = lab.late_fusion_parts(models[c], lab.perturb(inputs, snr, vocab, seed),
-                                          observed)
-            st.caption(f"**{c}** (late fusion) averages its unimodal predictions with learned "
-                       "weights; an unobserved modality's prediction comes from its training "
-                       "mean.")
-            st.dataframe(parts.style.format(precision=3, subset=["unimodal score", "weight"]),
-                         hide_index=True)
+            parts = lab.late_fusion_parts(
+                models[c], lab.perturb(inputs, snr, vocab, seed), observed
+            )
+            st.caption(
+                f"**{c}** (late fusion) averages its unimodal predictions with learned "
+                "weights; an unobserved modality's prediction comes from its training "
+                "mean."
+            )
+            st.dataframe(
+                parts.style.format(precision=3, subset=["unimodal score", "weight"]),
+                hide_index=True,
+            )
 
 # ---- parameters ----------------------------------------------------------------------------------
 st.subheader("Parameters of the fusion layer: TFN vs LMF")
@@ -179,17 +212,20 @@ try:
     dflt_h = int(chosen.config.fusion_dim)
 except (ValueError, AttributeError):
     cfg = FusionConfig()
-    dflt_dims = {m: (cfg.token_dim if ds.specs[m].kind == "tokens" else cfg.sequence_dim)
-                 for m in mods}
+    dflt_dims = {
+        m: (cfg.token_dim if ds.specs[m].kind == "tokens" else cfg.sequence_dim) for m in mods
+    }
     dflt_h = cfg.fusion_dim
 dflt_rank = int(getattr(chosen.config, "rank", LMFConfig().rank))
 pc = st.columns(len(mods) + 2)
 dims = {}
 for col, m in zip(pc, mods, strict=False):
-    restore(f"lab_d_{m}", dflt_dims.get(m, 32), valid=lambda v: isinstance(v, int) and
-            1 <= v <= 256)
-    dims[m] = int(col.slider(f"d_{m}", 1, 256, key=f"lab_d_{m}",
-                             help=f"size of {m}'s representation h_{m}"))
+    restore(
+        f"lab_d_{m}", dflt_dims.get(m, 32), valid=lambda v: isinstance(v, int) and 1 <= v <= 256
+    )
+    dims[m] = int(
+        col.slider(f"d_{m}", 1, 256, key=f"lab_d_{m}", help=f"size of {m}'s representation h_{m}")
+    )
 restore("lab_dh", dflt_h, valid=lambda v: isinstance(v, int) and 1 <= v <= 256)
 d_h = int(pc[-2].slider("d_h (fused)", 1, 256, key="lab_dh", help="size of the fused vector"))
 restore("lab_rank", dflt_rank, valid=lambda v: isinstance(v, int) and 1 <= v <= 64)
@@ -209,17 +245,32 @@ if st.button("Check against the modules now", key="lab_check"):
     ok = real["tfn"] == counts["tfn"] and real["lmf"] == counts["lmf"]
     (st.success if ok else st.error)(
         f"modules: TFN {real['tfn']:,}, LMF {real['lmf']:,} parameters "
-        + ("✓ equal to the formulas" if ok else "✗ differ from the formulas"))
+        + ("✓ equal to the formulas" if ok else "✗ differ from the formulas")
+    )
 f1, f2 = st.columns(2)
 with f1:
     ranks = sorted({1, 2, 4, 8, 16, 32, 64, rank})
-    st.plotly_chart(figs.params_figure(lab.params_vs_rank(list(dims.values()), d_h, ranks),
-                                       "rank", "against the rank (sizes as set)", mark=rank),
-                    key="lab_params_rank", config=CHART)
+    st.plotly_chart(
+        figs.params_figure(
+            lab.params_vs_rank(list(dims.values()), d_h, ranks),
+            "rank",
+            "against the rank (sizes as set)",
+            mark=rank,
+        ),
+        key="lab_params_rank",
+        config=CHART,
+    )
 with f2:
-    st.plotly_chart(figs.params_figure(lab.params_vs_size(list(dims.values()), d_h, rank),
-                                       "scale", "every d_m scaled (rank as set)", mark=1),
-                    key="lab_params_size", config=CHART)
+    st.plotly_chart(
+        figs.params_figure(
+            lab.params_vs_size(list(dims.values()), d_h, rank),
+            "scale",
+            "every d_m scaled (rank as set)",
+            mark=1,
+        ),
+        key="lab_params_size",
+        config=CHART,
+    )
 
 # ---- measured results ----------------------------------------------------------------------------
 st.subheader("Measured: speed (fusion benchmark)")
@@ -227,50 +278,75 @@ with guard("Fusion benchmark"):
     path, mtime = results_file(lab.FUSION_BENCH)
     bench = fusion_bench(path, mtime)
     if bench is None:
-        st.info("No benchmark results yet. Produce them with "
-                "`python -m mmviz bench fusion --json > results/fusion_bench.json` "
-                "(a few minutes on a CPU), then reload.")
+        st.info(
+            "No benchmark results yet. Produce them with "
+            "`python -m mmviz bench fusion --json > results/fusion_bench.json` "
+            "(a few minutes on a CPU), then reload."
+        )
     else:
-        st.plotly_chart(figs.bench_figure(bench["ratios"], "LMF vs TFN, measured here"),
-                        key="lab_bench", config=CHART)
-        raw = pd.DataFrame({
-            k: {"fusion params": bench[k].get("fusion_params"),
-                "total params": bench[k].get("total_params"),
-                "train samples/s": bench[k].get("train_samples_per_s"),
-                "inference samples/s": bench[k].get("infer_samples_per_s")}
-            for k in ("tfn", "lmf") if isinstance(bench.get(k), dict)
-        })
+        st.plotly_chart(
+            figs.bench_figure(bench["ratios"], "LMF vs TFN, measured here"),
+            key="lab_bench",
+            config=CHART,
+        )
+        raw = pd.DataFrame(
+            {
+                k: {
+                    "fusion params": bench[k].get("fusion_params"),
+                    "total params": bench[k].get("total_params"),
+                    "train samples/s": bench[k].get("train_samples_per_s"),
+                    "inference samples/s": bench[k].get("infer_samples_per_s"),
+                }
+                for k in ("tfn", "lmf")
+                if isinstance(bench.get(k), dict)
+            }
+        )
         st.dataframe(raw)
-        st.caption(f"sizes `{bench.get('sizes', '?')}`, batch {bench.get('batch_size', '?')}, "
-                   f"{bench.get('threads', '?')} thread(s), median of {bench.get('repeats', '?')} "
-                   "repeats; TFN and LMF share sub-networks and output layers, so differences "
-                   "come from the fusion layer alone.")
+        st.caption(
+            f"sizes `{bench.get('sizes', '?')}`, batch {bench.get('batch_size', '?')}, "
+            f"{bench.get('threads', '?')} thread(s), median of {bench.get('repeats', '?')} "
+            "repeats; TFN and LMF share sub-networks and output layers, so differences "
+            "come from the fusion layer alone."
+        )
 
 st.subheader("Measured: accuracy against LMF's rank")
 with guard("Rank study"):
     path, mtime = results_file(lab.LMF_RANK)
     rows = rank_study(path, mtime)
     if rows is None:
-        st.info("No rank study yet. Produce it with `python -m mmviz study lmf-rank` "
-                "(it writes results/lmf-rank.json).")
+        st.info(
+            "No rank study yet. Produce it with `python -m mmviz study lmf-rank` "
+            "(it writes results/lmf-rank.json)."
+        )
     else:
         summary = lab.rank_summary(rows)
-        st.plotly_chart(figs.rank_figure(summary, rows, "binary accuracy (test) against rank"),
-                        key="lab_rank_fig", config=CHART)
-        st.dataframe(summary.style.format(precision=3, subset=["acc2", "acc2_std", "mae",
-                                                                "mae_std"]),
-                     hide_index=True)
+        st.plotly_chart(
+            figs.rank_figure(summary, rows, "binary accuracy (test) against rank"),
+            key="lab_rank_fig",
+            config=CHART,
+        )
+        st.dataframe(
+            summary.style.format(precision=3, subset=["acc2", "acc2_std", "mae", "mae_std"]),
+            hide_index=True,
+        )
 
 st.subheader("Measured: accuracy per interaction recipe")
 with guard("Accuracy per recipe"):
     metas = {c: checkpoint_files(c)[1] for c in models}
     inter = lab.interaction_table(metas)
     if inter.empty:
-        st.info("No fusion checkpoint has per-recipe metrics yet: evaluate them with "
-                "`python -m mmviz eval <id>`.")
+        st.info(
+            "No fusion checkpoint has per-recipe metrics yet: evaluate them with "
+            "`python -m mmviz eval <id>`."
+        )
     else:
         kinds = {c: m.name for c, m in models.items()}
-        st.plotly_chart(figs.interaction_figure(inter, kinds, "acc2 per recipe (test split)"),
-                        key="lab_recipes", config=CHART)
-        st.caption("Synergy (sarcasm) needs the words *and* the voice or face together; "
-                   "negation needs word order. Late fusion cannot model the first.")
+        st.plotly_chart(
+            figs.interaction_figure(inter, kinds, "acc2 per recipe (test split)"),
+            key="lab_recipes",
+            config=CHART,
+        )
+        st.caption(
+            "Synergy (sarcasm) needs the words *and* the voice or face together; "
+            "negation needs word order. Late fusion cannot model the first."
+        )

@@ -13,7 +13,7 @@ from mmviz import explore
 from mmviz import report as rep
 from mmviz.fusionlab import words_of
 from mmviz.plots import information as figs
-from ui.sidebar import CHART, choose_checkpoint, choose_sample, explainer, guard, load_or_explain
+from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint
 from ui.state import catalog, digest
 from ui.state2 import (
     checkpoint_files,
@@ -32,7 +32,7 @@ st.title("📐 Information")
 explainer(
     "How much does each latent dimension $z_j$ tell about each ground-truth factor $v_k$ "
     "(a digit's colour, a sentence's recipe…)? The **mutual information** matrix answers it, "
-    "normalised by the factor's entropy so 1 means \"knows it completely\". A "
+    'normalised by the factor\'s entropy so 1 means "knows it completely". A '
     "*disentangled* code puts each factor in one dimension: **MIG** is the gap between the "
     "best and second-best dimension per factor, **SAP** the same gap in how well one "
     "dimension alone predicts the factor, **DCI** asks a predictor which dimensions it uses.",
@@ -63,13 +63,7 @@ def applies(i) -> str | None:
     return f"it is a {i.model} model on {i.dataset} with no latent factors"
 
 
-info = choose_checkpoint(applies)
-if info is None:
-    st.stop()
-loaded = load_or_explain(info)
-if loaded is None:
-    st.stop()
-ck, ds = loaded
+info, ck, ds = page_checkpoint(applies)
 model = ck.model
 choice = choose_sample(ds)
 
@@ -79,33 +73,45 @@ def timed(label: str, fn, *args):
     t0 = time.perf_counter()
     out = fn(*args)
     dt = time.perf_counter() - t0
-    st.caption(f"{label}: ready in {dt:.2f} s" + (" (computed once, then cached)" if dt > 0.2
-                                                   else " (from the cache)"))
+    st.caption(
+        f"{label}: ready in {dt:.2f} s"
+        + (" (computed once, then cached)" if dt > 0.2 else " (from the cache)")
+    )
     return out
 
 
 # ---- 1. latent dimensions vs factors -------------------------------------------------------------
 st.header("Latent dimensions against the ground-truth factors")
 if not model.latent_groups:
-    st.info(f"**{info.id}** ({info.model}) has no latent space, so there is no MI matrix for "
-            "it: choose a generative checkpoint (MVAE, JMVAE, MFM) for this section.")
+    st.info(
+        f"**{info.id}** ({info.model}) has no latent space, so there is no MI matrix for "
+        "it: choose a generative checkpoint (MVAE, JMVAE, MFM) for this section."
+    )
 else:
     with guard("MI matrix"):
-        res = timed(f"MI, MIG, SAP and DCI of {info.id} over {LIMIT} test samples",
-                    disentanglement, info.id, LIMIT)
+        res = timed(
+            f"MI, MIG, SAP and DCI of {info.id} over {LIMIT} test samples",
+            disentanglement,
+            info.id,
+            LIMIT,
+        )
         st.plotly_chart(
-            figs.mi_heatmap(res.mi.normalized,
-                            f"{info.id}: MI(dimension; factor) / H(factor) · "
-                            f"estimator: {res.mi.estimator}"),
-            key="info_mi", config=CHART)
+            figs.mi_heatmap(
+                res.mi.normalized,
+                f"{info.id}: MI(dimension; factor) / H(factor) · estimator: {res.mi.estimator}",
+            ),
+            key="info_mi",
+            config=CHART,
+        )
         st.caption(
             f"MI estimator: **{res.mi.estimator}** (latents binned into 20 equal-width bins, "
             "continuous factors into 10 equal-mass bins). Bookkeeping ids (which source "
             "image, which noise seed) are left out; the dataset's targets are included."
         )
     with guard("MIG / SAP / DCI table"):
-        others = [i for i in catalog() if i.dataset == info.dataset and i.generative
-                  and not i.problem]
+        others = [
+            i for i in catalog() if i.dataset == info.dataset and i.generative and not i.problem
+        ]
         rows = []
         for other in others:
             try:
@@ -116,36 +122,57 @@ else:
             rows.append(rep.disentanglement_row(other.id, r, LIMIT))
         if rows:
             table = pd.DataFrame(rows).set_index("checkpoint")
-            st.markdown(f"**Every generative checkpoint of `{info.dataset}`** "
-                        f"({LIMIT} test samples each)")
+            st.markdown(
+                f"**Every generative checkpoint of `{info.dataset}`** ({LIMIT} test samples each)"
+            )
             st.dataframe(table.style.format(precision=3), key="info_table")
-            st.plotly_chart(figs.metric_bars(table, ["MIG", "SAP", "DCI disentanglement"],
-                                             "disentanglement per checkpoint (higher: one "
-                                             "factor per dimension)"),
-                            key="info_bars", config=CHART)
+            st.plotly_chart(
+                figs.metric_bars(
+                    table,
+                    ["MIG", "SAP", "DCI disentanglement"],
+                    "disentanglement per checkpoint (higher: one factor per dimension)",
+                ),
+                key="info_bars",
+                config=CHART,
+            )
 
 # ---- 2. MFM --------------------------------------------------------------------------------------
 st.header("MFM: shared vs modality-specific factors")
 if not hasattr(model, "factors_from_latents"):
-    st.info(f"This section is for MFM checkpoints (Tsai et al. 2019), whose representation is "
-            f"split into a shared factor and one factor per modality; **{info.id}** is "
-            f"{info.model}.")
+    st.info(
+        f"This section is for MFM checkpoints (Tsai et al. 2019), whose representation is "
+        f"split into a shared factor and one factor per modality; **{info.id}** is "
+        f"{info.model}."
+    )
 else:
     inputs_m = list(getattr(model, "inputs", model.modalities))
     st.subheader("Information-based: which factor drives each generated modality")
-    est_labels = {"gaussian": "Gaussian (log-det, fast)", "knn": "KSG kNN",
-                  "both": "both (compare)"}
-    est = st.radio("MI estimator", list(est_labels), format_func=est_labels.get,
-                   key="info_est", horizontal=True)
+    est_labels = {
+        "gaussian": "Gaussian (log-det, fast)",
+        "knn": "KSG kNN",
+        "both": "both (compare)",
+    }
+    est = st.radio(
+        "MI estimator",
+        list(est_labels),
+        format_func=est_labels.get,
+        key="info_est",
+        horizontal=True,
+    )
     with guard("MFM information"):
-        table = timed(f"I(F; X^) over {MFM_N} test samples", mfm_information, info.id, MFM_N,
-                      est)
-        st.plotly_chart(figs.factor_information_figure(table, "information about each "
-                                                       "generated modality (nats)"),
-                        key="info_mfm_mi", config=CHART)
+        table = timed(f"I(F; X^) over {MFM_N} test samples", mfm_information, info.id, MFM_N, est)
+        st.plotly_chart(
+            figs.factor_information_figure(
+                table, "information about each generated modality (nats)"
+            ),
+            key="info_mfm_mi",
+            config=CHART,
+        )
         show = table[["modality", "estimator", "I_shared", "I_specific", "ratio", "n"]]
-        st.dataframe(show.style.format(precision=3, subset=["I_shared", "I_specific", "ratio"]),
-                     hide_index=True)
+        st.dataframe(
+            show.style.format(precision=3, subset=["I_shared", "I_specific", "ratio"]),
+            hide_index=True,
+        )
         st.caption(
             "Estimator named in each row. r = I(F_a; X^) / I(F_y; X^): above 1 the "
             "modality-specific factor drives the generation more than the shared one. X^ is "
@@ -154,49 +181,75 @@ else:
         )
     st.subheader("Gradient-based: where the shared factor looks")
     with guard("MFM gradients"):
-        avg = timed(f"‖∂F_y/∂X‖² averaged over {GRAD_N} test samples", mfm_gradients_average,
-                    info.id, GRAD_N)
-        x = {m: t for m, t in explore.sample_batch(ds, choice.index).items()
-             if m in model.modalities}
+        avg = timed(
+            f"‖∂F_y/∂X‖² averaged over {GRAD_N} test samples",
+            mfm_gradients_average,
+            info.id,
+            GRAD_N,
+        )
+        x = {
+            m: t for m, t in explore.sample_batch(ds, choice.index).items() if m in model.modalities
+        }
         one = mfm_gradients_sample(info.id, digest(x), x)
         curves = {m for m, v in avg.items() if np.asarray(v).ndim == 1 and np.asarray(v).size > 1}
         maps = {m for m, v in avg.items() if np.asarray(v).ndim == 2}
         tok = next((m for m, s in ds.specs.items() if s.kind == "tokens"), None)
         labels = None
         if curves and tok is not None and ds.name == "sentiment":
-            labels = [f"{i}·{w}" for i, w in enumerate(words_of(x[tok][0].numpy(),
-                                                               ds.specs[tok].vocab))]
+            labels = [
+                f"{i}·{w}" for i, w in enumerate(words_of(x[tok][0].numpy(), ds.specs[tok].vocab))
+            ]
         if curves:
             st.plotly_chart(
                 figs.gradient_time_figure(
-                    {"average": {m: avg[m] for m in curves},
-                     f"sample {choice.position}": {m: one[m] for m in curves}},
-                    labels, "‖∂F_y/∂X_i(t)‖² over time (solid: average; dashed: this sample)"),
-                key="info_grad_time", config=CHART)
+                    {
+                        "average": {m: avg[m] for m in curves},
+                        f"sample {choice.position}": {m: one[m] for m in curves},
+                    },
+                    labels,
+                    "‖∂F_y/∂X_i(t)‖² over time (solid: average; dashed: this sample)",
+                ),
+                key="info_grad_time",
+                config=CHART,
+            )
         for m in sorted(maps, key=inputs_m.index):
             st.plotly_chart(
-                figs.gradient_map_figure({f"{m}: average": avg[m],
-                                          f"{m}: sample {choice.position}": one[m]},
-                                         f"‖∂F_y/∂{m}‖² per pixel"),
-                key=f"info_grad_{m}", config=CHART)
+                figs.gradient_map_figure(
+                    {f"{m}: average": avg[m], f"{m}: sample {choice.position}": one[m]},
+                    f"‖∂F_y/∂{m}‖² per pixel",
+                ),
+                key=f"info_grad_{m}",
+                config=CHART,
+            )
         rest = [m for m in avg if m not in curves and m not in maps]
         if rest:
-            st.caption("One number per input (no positions): " + ", ".join(
-                f"{m} {float(np.asarray(avg[m]).sum()):.3g}" for m in rest))
+            st.caption(
+                "One number per input (no positions): "
+                + ", ".join(f"{m} {float(np.asarray(avg[m]).sum()):.3g}" for m in rest)
+            )
 
 # ---- 3. PID per recipe ------------------------------------------------------------------------
 st.header("Partial information decomposition per sentiment recipe")
 if "interaction" not in ds.factors:
-    st.info(f"The PID is checked against the `sentiment` dataset's recipes (redundant, unique, "
-            f"synergy, negation), its ground truth; `{ds.name}` has none. Choose a sentiment "
-            "checkpoint to see it.")
+    st.info(
+        f"The PID is checked against the `sentiment` dataset's recipes (redundant, unique, "
+        f"synergy, negation), its ground truth; `{ds.name}` has none. Choose a sentiment "
+        "checkpoint to see it."
+    )
 else:
     with guard("PID"):
-        pid = timed("BROJA PID of every modality pair per recipe (test split)", pid_table,
-                    ds.name, "broja")
-        st.plotly_chart(figs.pid_figure(pid, "PID terms (bits) per recipe; above each bar: "
-                                        "the recipe's ground truth (✓ = largest measured term)"),
-                        key="info_pid", config=CHART)
+        pid = timed(
+            "BROJA PID of every modality pair per recipe (test split)", pid_table, ds.name, "broja"
+        )
+        st.plotly_chart(
+            figs.pid_figure(
+                pid,
+                "PID terms (bits) per recipe; above each bar: "
+                "the recipe's ground truth (✓ = largest measured term)",
+            ),
+            key="info_pid",
+            config=CHART,
+        )
         agree = pid["agrees"].dropna()
         st.caption(
             f"Measure: **{pid['measure'].iloc[0]}**. Cues: a logistic regression on the bag of "
@@ -205,11 +258,27 @@ else:
             f"{len(agree)} recipe-pairs; pairs telling < {rep.DOMINANT_MIN_BITS} bits count as "
             "'none'. Negation lives in word order, which bag-of-words cues cannot see."
         )
-        cols = ["group", "modality1", "modality2", "redundancy", "unique1", "unique2",
-                "synergy", "total", "truth", "measured", "agrees", "truth_note"]
-        st.dataframe(pid[cols].style.format(precision=3, subset=["redundancy", "unique1",
-                                                                  "unique2", "synergy", "total"]),
-                     hide_index=True, key="info_pid_table")
+        cols = [
+            "group",
+            "modality1",
+            "modality2",
+            "redundancy",
+            "unique1",
+            "unique2",
+            "synergy",
+            "total",
+            "truth",
+            "measured",
+            "agrees",
+            "truth_note",
+        ]
+        st.dataframe(
+            pid[cols].style.format(
+                precision=3, subset=["redundancy", "unique1", "unique2", "synergy", "total"]
+            ),
+            hide_index=True,
+            key="info_pid_table",
+        )
     with guard("Missing-modality drop"):
         metas = {}
         for i in catalog():
@@ -221,11 +290,17 @@ else:
         drop = rep.missing_drop_table(metas)
         st.subheader("Each model's accuracy drop when modalities go missing")
         if drop.empty:
-            st.info("No sentiment checkpoint has missing-modality metrics yet: evaluate one "
-                    "with `python -m mmviz eval <id>`.")
+            st.info(
+                "No sentiment checkpoint has missing-modality metrics yet: evaluate one "
+                "with `python -m mmviz eval <id>`."
+            )
         else:
-            st.plotly_chart(figs.missing_drop_figure(drop, "acc2 lost (from meta.json "
-                                                     "metrics 'missing')"),
-                            key="info_drop", config=CHART)
-            st.caption("A large drop for a missing modality means the model relies on it; "
-                       "compare with the unique information that modality carries above.")
+            st.plotly_chart(
+                figs.missing_drop_figure(drop, "acc2 lost (from meta.json metrics 'missing')"),
+                key="info_drop",
+                config=CHART,
+            )
+            st.caption(
+                "A large drop for a missing modality means the model relies on it; "
+                "compare with the unique information that modality carries above."
+            )

@@ -8,12 +8,11 @@ import streamlit as st
 from mmviz import explore, plots
 from ui.sidebar import (
     CHART,
-    choose_checkpoint,
     choose_sample,
     explainer,
     generative_only,
     guard,
-    load_or_explain,
+    page_checkpoint,
     publish,
     restore,
     show_value,
@@ -37,13 +36,7 @@ explainer(
     "them do. Click a dot to decode it in every modality.",
 )
 
-info = choose_checkpoint(generative_only)
-if info is None:
-    st.stop()
-loaded = load_or_explain(info)
-if loaded is None:
-    st.stop()
-ck, ds = loaded
+info, ck, ds = page_checkpoint(generative_only)
 model = ck.model
 choice = choose_sample(ds)
 groups = model.latent_groups

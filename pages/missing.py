@@ -10,13 +10,12 @@ from mmviz.models import UnsupportedSubset
 from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
-    choose_checkpoint,
     choose_sample,
     dump_mapping,
     explainer,
     generative_only,
     guard,
-    load_or_explain,
+    page_checkpoint,
     publish,
     restore,
     show_value,
@@ -42,13 +41,7 @@ explainer(
     "inference is.",
 )
 
-info = choose_checkpoint(generative_only)
-if info is None:
-    st.stop()
-loaded = load_or_explain(info)
-if loaded is None:
-    st.stop()
-ck, ds = loaded
+info, ck, ds = page_checkpoint(generative_only)
 model = ck.model
 choice = choose_sample(ds, allow_own=True)
 restore("compare", False, parse=lambda s: s in ("1", "true", "True"))

@@ -11,10 +11,15 @@ from mmviz.plots import report as figs
 from ui.sidebar import CHART, choose_checkpoint, explainer, guard
 from ui.state2 import checkpoint_files, provenance
 
-HEADLINE = [("test_accuracy", "test accuracy", "{:.1%}"), ("acc2", "binary accuracy", "{:.1%}"),
-            ("f1", "F1", "{:.3f}"), ("acc7", "7-class accuracy", "{:.1%}"),
-            ("mae", "MAE", "{:.3f}"), ("corr", "Pearson r", "{:.3f}"),
-            ("test_samples", "test samples", "{:,}")]
+HEADLINE = [
+    ("test_accuracy", "test accuracy", "{:.1%}"),
+    ("acc2", "binary accuracy", "{:.1%}"),
+    ("f1", "F1", "{:.3f}"),
+    ("acc7", "7-class accuracy", "{:.1%}"),
+    ("mae", "MAE", "{:.3f}"),
+    ("corr", "Pearson r", "{:.3f}"),
+    ("test_samples", "test samples", "{:,}"),
+]
 
 st.title("📋 Model report")
 explainer(
@@ -48,9 +53,11 @@ if files is None:
 config, meta = files
 metrics = meta.get("metrics") or {}
 st.markdown(f"### {info.id}")
-st.caption(f"**{meta.get('model', config.get('model', '?'))}** on `{meta.get('dataset', '?')}` "
-           f"· modalities {', '.join(meta.get('modalities') or info.modalities)} · "
-           f"{meta.get('paper') or 'no paper recorded'}")
+st.caption(
+    f"**{meta.get('model', config.get('model', '?'))}** on `{meta.get('dataset', '?')}` "
+    f"· modalities {', '.join(meta.get('modalities') or info.modalities)} · "
+    f"{meta.get('paper') or 'no paper recorded'}"
+)
 
 # ---- training ------------------------------------------------------------------------------------
 st.header("Training")
@@ -59,15 +66,21 @@ with guard("Training curves"):
     if not curves:
         st.info("meta.json records no training curves for this checkpoint.")
     else:
-        st.plotly_chart(figs.curves_figure(curves, "loss per epoch (solid: training, dashed: "
-                                           "validation)"),
-                        key="rep_curves", config=CHART)
+        st.plotly_chart(
+            figs.curves_figure(curves, "loss per epoch (solid: training, dashed: validation)"),
+            key="rep_curves",
+            config=CHART,
+        )
         phases = (meta.get("training") or {}).get("phases") or {}
-        summary = pd.DataFrame({
-            p: {k: phases[p].get(k) for k in ("best_valid_loss", "epochs_run", "steps",
-                                               "seconds")}
-            for p in curves
-        }).T
+        summary = pd.DataFrame(
+            {
+                p: {
+                    k: phases[p].get(k)
+                    for k in ("best_valid_loss", "epochs_run", "steps", "seconds")
+                }
+                for p in curves
+            }
+        ).T
         st.dataframe(summary)
         settings = (meta.get("training") or {}).get("settings")
         if isinstance(settings, dict):
@@ -79,35 +92,42 @@ if not metrics:
     st.info(f"No evaluation metrics recorded yet: run `python -m mmviz eval {info.id}`.")
 else:
     with guard("Headline metrics"):
-        shown = [(k, label, fmt) for k, label, fmt in HEADLINE
-                 if isinstance(metrics.get(k), int | float)]
+        shown = [
+            (k, label, fmt) for k, label, fmt in HEADLINE if isinstance(metrics.get(k), int | float)
+        ]
         if shown:
             cols = st.columns(len(shown))
             for col, (k, label, fmt) in zip(cols, shown, strict=True):
                 col.metric(label, fmt.format(metrics[k]))
     with guard("Missing-modality robustness"):
         mods = list(meta.get("modalities") or info.modalities)
-        kinds = {s.get("name"): s.get("kind") for s in config.get("specs") or []
-                 if isinstance(s, dict)}
+        kinds = {
+            s.get("name"): s.get("kind") for s in config.get("specs") or [] if isinstance(s, dict)
+        }
         label = next((m for m in mods if kinds.get(m) == "categorical"), None)
         inputs = [m for m in mods if m != label] if "label_accuracy" in metrics else mods
         for t in rep.robustness_tables(metrics, inputs):
-            title = {"label_accuracy": "label accuracy per observed subset",
-                     "label_accuracy_mean_imputed": "label accuracy, missing inputs replaced by "
-                     "their training mean (no surrogate)",
-                     "missing": "binary accuracy per observed subset (the others missing)"}[
-                         t.metric]
-            st.plotly_chart(figs.robustness_heatmap(t.table, t.modalities, title),
-                            key=f"rep_robust_{t.metric}", config=CHART)
+            title = {
+                "label_accuracy": "label accuracy per observed subset",
+                "label_accuracy_mean_imputed": "label accuracy, missing inputs replaced by "
+                "their training mean (no surrogate)",
+                "missing": "binary accuracy per observed subset (the others missing)",
+            }[t.metric]
+            st.plotly_chart(
+                figs.robustness_heatmap(t.table, t.modalities, title),
+                key=f"rep_robust_{t.metric}",
+                config=CHART,
+            )
             for subset, why in t.notes.items():
                 st.caption(f"`{subset}`: not supported: {why}")
     with guard("Coherence"):
-        for k, title in (("coherence", "coherence of generated samples (posterior draws)"),
-                         ("coherence_mean", "coherence decoding the posterior mean")):
+        for k, title in (
+            ("coherence", "coherence of generated samples (posterior draws)"),
+            ("coherence_mean", "coherence decoding the posterior mean"),
+        ):
             if isinstance(metrics.get(k), dict) and metrics[k]:
                 mat = rep.coherence_matrix(metrics[k])
-                st.plotly_chart(figs.coherence_heatmap(mat, title), key=f"rep_{k}",
-                                config=CHART)
+                st.plotly_chart(figs.coherence_heatmap(mat, title), key=f"rep_{k}", config=CHART)
     with guard("Log-likelihoods"):
         ll = rep.loglik_table(metrics)
         if not ll.empty:
@@ -123,11 +143,20 @@ else:
         with st.expander(f"All {len(flat)} recorded metrics"):
             st.dataframe(flat, hide_index=True)
         d1, d2 = st.columns(2)
-        d1.download_button("⬇ metrics as CSV", rep.metrics_csv(metrics),
-                           file_name=f"{info.id}_metrics.csv", mime="text/csv", key="rep_csv")
-        d2.download_button("⬇ metrics as JSON", rep.metrics_json(info.id, meta),
-                           file_name=f"{info.id}_metrics.json", mime="application/json",
-                           key="rep_json")
+        d1.download_button(
+            "⬇ metrics as CSV",
+            rep.metrics_csv(metrics),
+            file_name=f"{info.id}_metrics.csv",
+            mime="text/csv",
+            key="rep_csv",
+        )
+        d2.download_button(
+            "⬇ metrics as JSON",
+            rep.metrics_json(info.id, meta),
+            file_name=f"{info.id}_metrics.json",
+            mime="application/json",
+            key="rep_json",
+        )
 
 # ---- config and provenance -----------------------------------------------------------------------
 c1, c2 = st.columns(2)

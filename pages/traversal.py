@@ -8,12 +8,11 @@ import streamlit as st
 from mmviz import explore, plots
 from ui.sidebar import (
     CHART,
-    choose_checkpoint,
     choose_sample,
     explainer,
     generative_only,
     guard,
-    load_or_explain,
+    page_checkpoint,
     publish,
     restore,
 )
@@ -39,13 +38,7 @@ def applies(info) -> str | None:
     return generative_only(info)
 
 
-info = choose_checkpoint(applies)
-if info is None:
-    st.stop()
-loaded = load_or_explain(info)
-if loaded is None:
-    st.stop()
-ck, ds = loaded
+info, ck, ds = page_checkpoint(applies)
 model = ck.model
 choice = choose_sample(ds)
 groups = model.latent_groups

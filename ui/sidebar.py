@@ -230,6 +230,21 @@ def load_or_explain(info):
     return ck, ds
 
 
+def page_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
+    """The sidebar's checkpoint, loaded with its dataset: (info, checkpoint, dataset).
+
+    Every model page starts this way; when nothing applies or loading fails the page has
+    already said why, and stops here.
+    """
+    info = choose_checkpoint(applies, key=key)
+    if info is None:
+        st.stop()
+    loaded = load_or_explain(info)
+    if loaded is None:
+        st.stop()
+    return (info, *loaded)
+
+
 # ---- sample --------------------------------------------------------------------------------
 @dataclass
 class SampleChoice:
