@@ -30,6 +30,12 @@ def _print(obj: Any, as_json: bool) -> None:
         print(obj)
 
 
+def _head_order() -> dict[str, int]:
+    from mmviz.zoo import HEADLINES
+
+    return {label: i for i, (label, _) in enumerate(HEADLINES)}
+
+
 def _parse_value(text: str) -> Any:
     try:
         return json.loads(text)
@@ -125,6 +131,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         _print(rows, True)
         return 0
+    if args.markdown:
+        print(markdown_table(rows))
+        return 0
     if not rows:
         print("no checkpoints; build them with `python -m mmviz train-all`")
     for r in rows:
@@ -134,13 +143,59 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The checkpoint list as a Markdown table (the README's results table is this output)."""
+    order = _head_order()
+    cols = sorted({k for r in rows for k in r["headline"]}, key=lambda k: order.get(k, 99))
+    lines = [
+        "| checkpoint | model | modalities | " + " | ".join(cols) + " | train time |",
+        "|---" * (len(cols) + 4) + "|",
+    ]
+    for r in rows:
+        vals = [f"{r['headline'][c]:.3g}" if c in r["headline"] else "" for c in cols]
+        t = f"{r['wall_time_s']:.0f} s" if r.get("wall_time_s") else ""
+        mods = ",".join(r["modalities"])
+        lines.append(f"| {r['id']} | {r['model']} | {mods} | " + " | ".join(vals) + f" | {t} |")
+    return "\n".join(lines)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    import importlib
+
     from mmviz import bench
 
-    fn = getattr(bench, f"bench_{args.what}", None)
+    if args.what == "app":  # the app benchmark lives in ui/ (mmviz/ never imports Streamlit)
+        root = str(Path(__file__).resolve().parent.parent)
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        try:
+            fn = importlib.import_module("ui.bench").bench_app
+        except ImportError as e:
+            raise ValueError(f"the app benchmark needs the app's ui/ package: {e}") from e
+    else:
+        fn = getattr(bench, f"bench_{args.what}", None)
     if fn is None:
         raise ValueError(f"unknown benchmark {args.what!r}; choose from: fusion, interpret, app")
     _print(fn(sizes="tiny" if args.tiny else "default"), args.json)
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    """Run one reproduction study; print its verdict and where the results went."""
+    from mmviz.studies import run_study
+
+    result = run_study(
+        args.name, quick=args.quick, out=args.out, seed=args.seed, progress=not args.quiet
+    )
+    if args.json:
+        _print(result, True)
+        return 0
+    print(
+        f"{result['study']}: {result['verdict']} ({result['wall_time_s']} s"
+        f"{', quick' if result['quick'] else ''})"
+    )
+    print(f"  {result['verdict_reason']}")
+    print(f"wrote {result['path']}")
     return 0
 
 
@@ -195,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list checkpoints with headline metrics")
     ls.add_argument("--json", action="store_true")
+    ls.add_argument("--markdown", action="store_true", help="a Markdown table")
     ls.set_defaults(func=cmd_list)
 
     b = sub.add_parser("bench", help="speed benchmarks")
@@ -202,6 +258,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tiny", action="store_true")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
+
+    from mmviz.studies import STUDIES
+
+    st = sub.add_parser("study", help="rerun a paper's claim and write results/<name>.json")
+    st.add_argument("name", choices=list(STUDIES), help="which study")
+    st.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny smoke run (< 1 min); writes <name>.quick.json, quick: true",
+    )
+    st.add_argument("--out", help="results file (default: results/<name>.json)")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--quiet", action="store_true")
+    st.set_defaults(func=cmd_study)
     return p
 
 

@@ -189,9 +189,9 @@ def choose_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
         wanted = None
     if not ok:
         st.info(
-            "No checkpoint on disk applies to this page yet. Train one, e.g. "
-            "`python -m mmviz train mvae --dataset digits --modalities hand,label --out "
-            "checkpoints/mvae_hand_label`, or all of them with `python -m mmviz train-all`."
+            "No checkpoint on disk applies to this page yet. Rebuild the shipped ones with "
+            "`python -m mmviz train-all`, or train one with `python -m mmviz train MODEL "
+            "--dataset DATASET --out checkpoints/ID`."
         )
         return None
     datasets = sorted({i.dataset for i in ok}, key=lambda d: (d != "digits", d))
