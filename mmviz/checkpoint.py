@@ -6,23 +6,30 @@
   wall time, training curves, evaluation metrics, checksum of the weights.
 
 Writing is atomic at the folder level: the new folder is written beside the old one and swapped
-in by renames, so a training killed mid-write leaves the previous checkpoint intact.
+in by one atomic exchange (renameat2 / renamex_np; elsewhere two renames, with recovery), so a
+training killed mid-write leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import glob
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch.overrides import TorchFunctionMode
 
 from mmviz import __version__
 from mmviz.data.base import ModalitySpec
@@ -34,6 +41,20 @@ FORMAT = 1
 CHECKPOINT_ROOT = Path(
     os.environ.get("MMVIZ_CHECKPOINTS") or Path(__file__).resolve().parent.parent / "checkpoints"
 )
+
+
+# meta.json keys the app reads, and the JSON types they must have (a missing key or null is fine)
+META_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(
+        ("id", "model", "paper", "dataset", "dataset_version", "target", "code_version",
+         "weights_sha256"),
+        (str,),
+    ),
+    **dict.fromkeys(("seed", "parameters"), (int,)),
+    "wall_time_s": (int, float),
+    "modalities": (list,),
+    **dict.fromkeys(("latent_groups", "training", "metrics"), (dict,)),
+}
 
 
 class CheckpointError(ValueError):
@@ -86,6 +107,14 @@ def save_checkpoint(model: MultimodalModel, out: str | Path, meta: dict[str, Any
     """Write model + config + meta to `out` atomically; returns the folder."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    recover(out)
+    old = out.with_name(f".{out.name}.old")
+    if old.exists():  # left by a save killed after its swap: `out` is complete
+        shutil.rmtree(old)
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.*"):  # left by killed saves
+        with contextlib.suppress(OSError):
+            if not stale.name.endswith(".old") and time.time() - stale.stat().st_mtime > 600:
+                shutil.rmtree(stale)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -94,17 +123,40 @@ def save_checkpoint(model: MultimodalModel, out: str | Path, meta: dict[str, Any
         meta.setdefault("code_version", code_version())
         (tmp / CONFIG).write_text(json.dumps(model_config_dict(model), indent=2))
         (tmp / META).write_text(json.dumps(meta, indent=2, default=_jsonable))
-        old = out.with_name(f".{out.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
+        if out.exists() and _exchange(tmp, out):  # one atomic step: `out` is never missing
+            shutil.rmtree(tmp, ignore_errors=True)  # now the previous checkpoint
+            return out
         if out.exists():
-            os.replace(out, old)
+            os.replace(out, old)  # a kill from here to the next line is undone by recover()
         os.replace(tmp, out)
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing folders atomically (Linux renameat2, macOS renamex_np); False where
+    the system or file system cannot, and the caller falls back to two renames."""
+    try:
+        libc = ctypes.CDLL(None)
+        if hasattr(libc, "renameat2"):  # AT_FDCWD, RENAME_EXCHANGE
+            return libc.renameat2(-100, os.fsencode(a), -100, os.fsencode(b), 2) == 0
+        if hasattr(libc, "renamex_np"):  # RENAME_SWAP
+            return libc.renamex_np(os.fsencode(a), os.fsencode(b), 2) == 0
+    except (OSError, TypeError, AttributeError):
+        pass
+    return False
+
+
+def recover(out: Path) -> None:
+    """Undo a save killed between the fallback's two renames: `out` is then missing and the
+    previous, complete checkpoint waits at `.<name>.old`. Only writers call this (a reader
+    doing it could race a writer in that gap)."""
+    old = out.with_name(f".{out.name}.old")
+    if not out.exists() and (old / CONFIG).is_file():
+        os.replace(old, out)
 
 
 def atomic_write_json(path: str | Path, data: Any) -> None:
@@ -143,21 +195,30 @@ def read_json(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} is missing: a checkpoint folder holds {WEIGHTS}, {CONFIG} and {META}"
         ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path} is not valid JSON ({e}); retrain or restore it") from None
+    except OSError as e:  # a folder or an unreadable file under that name
+        raise CheckpointError(f"{path} cannot be read ({e}); retrain or restore it") from None
+    except (ValueError, RecursionError) as e:  # bad UTF-8 or JSON, 5000-digit or deep nesting
+        raise CheckpointError(
+            f"{path} is not valid JSON ({type(e).__name__}: {str(e)[:200]}); retrain or restore it"
+        ) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} must hold a JSON object, found {type(data).__name__}")
     return data
 
 
 def resolve(ref: str | Path) -> Path:
-    """A checkpoint id (folder name under checkpoints/) or a path to a folder."""
-    p = Path(ref)
-    if p.is_dir():
-        return p
-    q = CHECKPOINT_ROOT / str(ref)
-    if q.is_dir():
-        return q
+    """A checkpoint id (folder name under checkpoints/) or a path to a folder.
+
+    Where a save was killed between the fallback's two renames (see `recover`), the previous
+    checkpoint is read from `.<name>.old`; readers never move it (they could race a writer).
+    """
+    for p in (Path(ref), CHECKPOINT_ROOT / str(ref)):
+        if p.is_dir():
+            return p
+    for p in (Path(ref), CHECKPOINT_ROOT / str(ref)):
+        old = p.with_name(f".{p.name}.old")
+        if p.name and (old / CONFIG).is_file():
+            return old
     known = ", ".join(list_ids()) or "none"
     raise CheckpointError(f"no checkpoint {str(ref)!r}; known ids: {known}")
 
@@ -171,18 +232,70 @@ def list_ids(root: Path = CHECKPOINT_ROOT) -> list[str]:
 
 
 def build_model(config: dict[str, Any]) -> MultimodalModel:
-    """Rebuild the (untrained) module described by a config.json dict."""
+    """Rebuild the (untrained) module described by a config.json dict.
+
+    Any failure of the constructor is a CheckpointError: the config is data from a file, and a
+    wrong value in it can fail anywhere (TypeError, RuntimeError from torch, OverflowError...).
+    `load_checkpoint` builds it under a `_SizeGuard`, so that a config declaring huge layers
+    is refused before they are allocated.
+    """
     try:
+        if config.get("format", FORMAT) != FORMAT:
+            raise CheckpointError(
+                f"config.json has format {str(config['format'])[:20]!r}; this mmviz reads "
+                f"format {FORMAT}: retrain it or use the matching mmviz version"
+            )
         cls = model_class(str(config["model"]))
         specs = {d["name"]: ModalitySpec.from_dict(d) for d in config["specs"]}
         cfg = cls.config_class.from_dict(dict(config["config"]))
         return cls(cfg, specs)
     except CheckpointError:
         raise
-    except (KeyError, TypeError, ValueError) as e:
+    except Exception as e:
         raise CheckpointError(
-            f"config.json does not describe a known model ({type(e).__name__}: {e})"
+            f"config.json does not describe a known model ({type(e).__name__}: {str(e)[:300]})"
         ) from None
+
+
+def check_meta(meta: dict[str, Any], path: Path) -> None:
+    """meta.json values the app reads have the right JSON types, else CheckpointError."""
+    for key, types in META_TYPES.items():
+        value = meta.get(key)
+        ok = value is None or (isinstance(value, types) and not isinstance(value, bool))
+        if ok and key == "modalities":
+            ok = all(isinstance(m, str) for m in value or [])
+        if ok and key == "latent_groups":
+            ok = all(isinstance(n, int) and not isinstance(n, bool) for n in (value or {}).values())
+        if not ok:
+            of = {"modalities": " of str", "latent_groups": " of int"}.get(key, "")
+            raise CheckpointError(
+                f"{path}: {key!r} must be {' or '.join(t.__name__ for t in types)}{of}, found "
+                f"{type(value).__name__}; retrain or restore it"
+            )
+
+
+class _SizeGuard(TorchFunctionMode):
+    """Refuses to create tensors of more than `budget` bytes in all while active: each factory
+    call is first sized on the meta device (no memory), so a config.json that declares huge
+    layers fails fast here instead of allocating and initialising them."""
+
+    FACTORIES = frozenset({torch.empty, torch.zeros, torch.ones, torch.full, torch.rand,
+                           torch.randn, torch.randint, torch.eye, torch.arange, torch.tensor})
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.left = budget
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        kwargs = kwargs or {}
+        if func in self.FACTORIES:
+            self.left -= func(*args, **{**kwargs, "device": "meta"}).nbytes
+            if self.left < 0:
+                raise CheckpointError(
+                    "config.json describes a model far larger than model.safetensors; "
+                    "retrain it or restore both files"
+                )
+        return func(*args, **kwargs)
 
 
 def load_checkpoint(ref: str | Path) -> Checkpoint:
@@ -190,13 +303,15 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
     path = resolve(ref)
     config = read_json(path / CONFIG)
     meta = read_json(path / META) if (path / META).exists() else {}
-    model = build_model(config)
+    check_meta(meta, path / META)
     weights = path / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{weights} is missing; retrain with `python -m mmviz train`")
+    with _SizeGuard(2 * weights.stat().st_size + (64 << 20)):  # the file holds every tensor
+        model = build_model(config)
     try:
         state = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
         raise CheckpointError(
             f"{weights} is not a valid safetensors file ({e}); mmviz never loads pickles. "
             "Retrain it or restore it from the repository."
@@ -209,6 +324,13 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
         for k in expected
         if k in state and state[k].shape != expected[k].shape
     ]
+    wrong += [  # same shape, other dtype: load_state_dict would cast it silently
+        f"{k}: file {state[k].dtype} vs model {expected[k].dtype}"
+        for k in expected
+        if k in state
+        and state[k].shape == expected[k].shape
+        and state[k].dtype != expected[k].dtype
+    ]
     if missing or unexpected or wrong:
         detail = "; ".join(
             filter(
@@ -216,7 +338,7 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
                 [
                     f"missing {missing[:3]}" if missing else "",
                     f"unexpected {unexpected[:3]}" if unexpected else "",
-                    f"wrong shapes {wrong[:3]}" if wrong else "",
+                    f"wrong shapes or dtypes {wrong[:3]}" if wrong else "",
                 ],
             )
         )
@@ -225,4 +347,5 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return Checkpoint(id=path.name, path=path, model=model, config=config, meta=meta)
+    cid = path.name[1:-4] if path.name.startswith(".") and path.name.endswith(".old") else path.name
+    return Checkpoint(id=cid, path=path, model=model, config=config, meta=meta)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import unicodedata
 import warnings
 import wave as wavelib
 from dataclasses import dataclass, field
@@ -26,12 +27,19 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # matches .streamlit/config.toml server.maxU
 MAX_PIXELS = 4096 * 4096  # larger images are refused before decoding (memory, time)
 WORK_SIZE = 512  # large images are shrunk to this before any per-pixel work
 MAX_WAV_SECONDS = 30.0
+MAX_WORD_CHARS = 40  # a phrase may be this many characters per word slot, no longer
 IMAGE_TYPES = ("png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff")
 IMAGE_HINT = "upload a PNG or JPEG image (at most 5 MB and 4096x4096 pixels)"
 WAV_HINT = "upload an uncompressed PCM .wav file (16-bit, mono or stereo, any rate) under 30 s"
 MNIST_BOX = 20  # MNIST digits are scaled into a 20x20 box and centred by mass in 28x28
 
 Level = Literal["info", "warning"]
+
+
+def _short(value: object, limit: int = 32) -> str:
+    """repr() of a user's value, cut to `limit` characters: messages never echo a huge input."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + "…"
 
 
 @dataclass
@@ -245,9 +253,17 @@ def image_from_canvas(rgba: np.ndarray | None, spec: ModalitySpec) -> Converted:
     empty = "the canvas is empty: draw a digit (large, in the middle), then release the mouse"
     if rgba is None:
         raise DataError(empty)
-    a = np.asarray(rgba)
+    try:
+        a = np.asarray(rgba)
+    except (TypeError, ValueError):
+        raise DataError(
+            "the canvas sent an array of no fixed shape; expected (H, W, 4) RGBA"
+        ) from None
     if a.ndim != 3 or a.shape[-1] not in (3, 4) or a.shape[0] < 8 or a.shape[1] < 8:
         raise DataError(f"the canvas sent an array of shape {a.shape}; expected (H, W, 4) RGBA")
+    if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
+        what = "non-finite values" if a.dtype.kind == "f" else f"dtype {a.dtype}"
+        raise DataError(f"the canvas sent an array with {what}; expected RGBA numbers in 0..255")
     a = a.astype(np.float64) / (255.0 if a.dtype == np.uint8 or a.max(initial=0) > 1 else 1.0)
     rgb = a[..., :3]
     alpha = a[..., 3] if a.shape[-1] == 4 else np.ones(a.shape[:2])
@@ -275,16 +291,29 @@ def text_to_tokens(text: str | None, spec: ModalitySpec) -> Converted:
     if spec.kind != "tokens" or not spec.vocab or len(spec.shape) != 1:
         raise DataError(f"modality {spec.name!r} is {spec.kind}, not text")
     example = "e.g. 'the digit seven', 'sieben' or '7'"
-    if text is None or not str(text).strip():
+    text = "" if text is None else str(text)
+    if len(text) > MAX_WORD_CHARS * spec.shape[0]:
+        raise DataError(
+            f"the phrase is {len(text)} characters long; at most "
+            f"{MAX_WORD_CHARS * spec.shape[0]} characters ({spec.shape[0]} words) fit, {example}"
+        )
+    # invisible characters that come along when pasting (RTL marks, zero-width spaces, NUL,
+    # other control characters) are neither words nor parts of one
+    text = "".join(
+        " " if unicodedata.category(c) == "Cc" else c
+        for c in text
+        if unicodedata.category(c) != "Cf"
+    )
+    if not text.strip():
         raise DataError(f"type a phrase for {spec.name!r}, {example}")
+    words = "".join(" " if c in ".,!?;:\"'()[]" else c for c in text.lower()).split()
+    if len(words) > spec.shape[0]:  # said here, briefly, rather than echoing the phrase
+        raise DataError(f"the phrase has {len(words)} words; at most {spec.shape[0]} fit")
     if _digits_vocab(spec):
         from mmviz.data.digits import encode_text
 
-        ids, unknown = encode_text(str(text))
+        ids, unknown = encode_text(text)
     else:
-        words = "".join(" " if c in ".,!?;:\"'()[]" else c for c in str(text).lower()).split()
-        if len(words) > spec.shape[0]:
-            raise DataError(f"the phrase has {len(words)} words; at most {spec.shape[0]} fit")
         index = {w: i for i, w in enumerate(spec.vocab)}
         ids = np.zeros(spec.shape[0], dtype=np.int64)
         unknown = []
@@ -295,7 +324,10 @@ def text_to_tokens(text: str | None, spec: ModalitySpec) -> Converted:
     out = Converted(torch.from_numpy(np.asarray(ids, dtype=np.int64)))
     if unknown:
         known = int((np.asarray(ids) > 1).sum())
-        msg = f"not in the vocabulary, read as <unk>: {', '.join(repr(w) for w in unknown)}" + (
+        shown = ", ".join(_short(w) for w in unknown[:8]) + (
+            f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+        )
+        msg = f"not in the vocabulary, read as <unk>: {shown}" + (
             "" if known else f". No word is known, so the model sees nothing useful; {example}"
         )
         out.warn(msg)
@@ -320,10 +352,12 @@ def label_input(value: int | str, spec: ModalitySpec) -> Converted:
     else:
         try:
             i = int(value)
-        except (TypeError, ValueError):
-            raise DataError(f"unknown class {value!r}; choose one of {', '.join(names)}") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
+            raise DataError(
+                f"unknown class {_short(value)}; choose one of {', '.join(names)}"
+            ) from None
     if not 0 <= i < len(names):
-        raise DataError(f"class {i} is outside 0..{len(names) - 1}")
+        raise DataError(f"class {_short(i)} is outside 0..{len(names) - 1}")
     return Converted(torch.tensor(i, dtype=torch.int64))
 
 
@@ -338,8 +372,9 @@ def wav_header(data: bytes) -> tuple[int, int, int, float]:
                 w.getframerate(),
                 w.getnframes(),
             )
-    except (wavelib.Error, EOFError, OSError, ValueError) as e:
-        raise DataError(f"not a readable WAV file ({e}); {WAV_HINT}") from None
+    except (wavelib.Error, EOFError, OSError, ValueError, RuntimeError) as e:
+        # RuntimeError: the stdlib's chunk reader on a chunk size pointing outside the file
+        raise DataError(f"not a readable WAV file ({e or type(e).__name__}); {WAV_HINT}") from None
     if ch < 1 or rate <= 0:
         raise DataError(f"the WAV header says {ch} channels at {rate} Hz; {WAV_HINT}")
     return ch, width, rate, n / rate

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import warnings
 import wave as wavelib
+from fractions import Fraction
 from math import gcd
 
 import numpy as np
@@ -28,6 +29,7 @@ BIN_LO = 20  # first kept FFT bin: 20 * 31.25 = 625 Hz
 CLIP_LEN = NPERSEG + (N_FRAMES - 1) * HOP  # 4224 samples = 0.528 s: exactly 32 frames
 DB_MIN = -70.0
 DB_MAX = -10.0
+MAX_SOURCE_RATE = 768_000  # highest sample rate read: a header may claim 4 GHz (a resampling bomb)
 FADE_S = 0.005  # raised-cosine fade so tone edges do not click or smear across frequencies
 
 DTMF_ROWS = (697.0, 770.0, 852.0, 941.0)
@@ -208,10 +210,13 @@ def read_wav(data: bytes, rate: int = RATE) -> tuple[np.ndarray, int]:
         with wavelib.open(io.BytesIO(data), "rb") as w:
             channels, width, src_rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
             frames = w.readframes(w.getnframes())
-    except (wavelib.Error, EOFError, OSError, ValueError) as e:
-        raise DataError(f"not a readable WAV file ({e}); {hint}") from e
-    if channels < 1 or src_rate <= 0:
+    except (wavelib.Error, EOFError, OSError, ValueError, RuntimeError) as e:
+        # RuntimeError: the stdlib's chunk reader on a chunk size pointing outside the file
+        raise DataError(f"not a readable WAV file ({e or type(e).__name__}); {hint}") from e
+    if channels < 1 or not 0 < src_rate <= MAX_SOURCE_RATE:
         raise DataError(f"WAV header says {channels} channels at {src_rate} Hz; {hint}")
+    if width in (1, 2, 4):
+        frames = frames[: len(frames) - len(frames) % width]  # a file cut mid-sample
     if width == 1:
         x = (np.frombuffer(frames, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
     elif width == 2:
@@ -230,9 +235,21 @@ def read_wav(data: bytes, rate: int = RATE) -> tuple[np.ndarray, int]:
         raise DataError(f"WAV file holds no audio samples; {hint}")
     x = x[: n * channels].reshape(n, channels).mean(axis=1)
     if src_rate != rate:
-        g = gcd(int(rate), int(src_rate))
-        x = _signal().resample_poly(x, int(rate) // g, int(src_rate) // g)
+        x = _signal().resample_poly(x, *_resample_ratio(int(rate), int(src_rate)))
     return np.clip(x, -1.0, 1.0).astype(np.float32), int(rate)
+
+
+def _resample_ratio(rate: int, src_rate: int) -> tuple[int, int]:
+    """(up, down) for resample_poly: exact for every usual rate (44100 -> 80/441), else the
+    nearest ratio with a denominator up to 1000. An odd rate such as 767999 Hz would otherwise
+    need a filter of millions of taps (seconds of work) for a pitch change of 1e-6."""
+    g = gcd(rate, src_rate)
+    up, down = rate // g, src_rate // g
+    if max(up, down) > 1000:
+        near = Fraction(up, down).limit_denominator(1000)
+        if near > 0:
+            up, down = near.numerator, near.denominator
+    return up, down
 
 
 def fit_clip(wave: np.ndarray) -> np.ndarray:

@@ -7,9 +7,12 @@ header stored as bytes, so a cached dataset is self-describing and loads with
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import tempfile
+import time
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -20,6 +23,7 @@ import numpy as np
 from mmviz.data.base import DataError, ModalitySpec, MultimodalDataset
 
 HEADER = "__header__"
+STALE_TMP_S = 600  # a write's temporary untouched this long belongs to a killed process
 
 
 def cache_dir() -> Path:
@@ -66,6 +70,16 @@ def from_arrays(arrays: dict[str, np.ndarray]) -> MultimodalDataset:
     missing = [m for m in specs if m not in groups["data"]]
     if missing or header["target"] not in groups["target"]:
         raise KeyError(f"cache lacks arrays for {missing or header['target']}")
+    # an intact zip can still disagree with its header: never hand such a dataset out
+    sizes = {len(v) for g in ("data", "target", "factor") for v in groups[g].values()}
+    shapes = [m for m in specs if groups["data"][m].shape[1:] != specs[m].shape]
+    n = sizes.pop() if len(sizes) == 1 else -1
+    splits_ok = all(v.ndim == 1 and (v.size == 0 or 0 <= v.min() <= v.max() < n)
+                    for v in groups["split"].values())
+    if n < 0 or shapes or not splits_ok or not all(
+        isinstance(header.get(k), dict) for k in ("factor_kinds", "info")
+    ):
+        raise ValueError(f"cache arrays disagree with its header (shapes of {shapes}, {n} rows)")
     return MultimodalDataset(
         name=header["name"],
         version=header["version"],
@@ -84,6 +98,10 @@ def from_arrays(arrays: dict[str, np.ndarray]) -> MultimodalDataset:
 def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for old in path.parent.glob(f"{glob.escape(path.name)}.*.tmp"):  # left by killed writers
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > STALE_TMP_S:
+                old.unlink()
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -117,9 +135,12 @@ def load_or_build(
             OSError,
             ValueError,
             KeyError,
+            TypeError,  # a header of the wrong shape: {"specs": "x"}, [1]...
+            AttributeError,
+            IndexError,
+            RecursionError,
             EOFError,
             zipfile.BadZipFile,
-            json.JSONDecodeError,
         ) as e:
             reason = f"{type(e).__name__}: {e}"
         warnings.warn(
