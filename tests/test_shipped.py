@@ -18,8 +18,8 @@ SHIPPED = [r.id for r in ZOO if (CHECKPOINT_ROOT / r.id).is_dir()]
 CHECKS = [(("test_accuracy",), 0.08), (("label_accuracy", "hand"), 0.1), (("acc2",), 0.1)]
 
 
-def test_every_zoo_recipe_is_shipped():
-    missing = [r.id for r in ZOO if r.id not in SHIPPED]
+def test_every_shipped_recipe_is_on_disk():
+    missing = [r.id for r in ZOO if r.shipped and r.id not in SHIPPED]
     assert not missing, f"run `python -m mmviz train-all --only {' '.join(missing)}`"
 
 
