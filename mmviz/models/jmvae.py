@@ -29,8 +29,9 @@ from mmviz.models.base import (
     UnsupportedSubset,
     log_likelihood,
 )
+from mmviz.models.mvae import LabelDecoderUses
 from mmviz.models.nets import make_decoder, make_encoder, mlp
-from mmviz.models.stats import iw_log_likelihood, kl_normal, kl_std_normal, linear_anneal
+from mmviz.models.stats import kl_normal, kl_std_normal, linear_anneal
 
 
 @dataclass
@@ -113,7 +114,7 @@ def subset_name(subset: Iterable[str]) -> str:
     return "+".join(subset)
 
 
-class JMVAE(MultimodalModel):
+class JMVAE(LabelDecoderUses, MultimodalModel):
     """Joint-encoder multimodal VAE, optionally with subset encoders (JMVAE-kl) or zero-fill."""
 
     name = "jmvae"
@@ -229,28 +230,3 @@ class JMVAE(MultimodalModel):
                 total = total + self.config.alpha * kl
                 terms[f"kl[{subset_name(s)}]"] = kl.item()
         return total, terms
-
-    # ---- uses ------------------------------------------------------------------------------
-    def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
-        """Class probabilities from the label decoder at the posterior mean."""
-        label = self.label_modality
-        if label is None:
-            raise NotImplementedError(
-                f"{self.name} predicts through its label decoder; it was built without a "
-                f"categorical modality (it has {self.modalities})"
-            )
-        z = self.encode(inputs, observed)["z"].mean
-        return torch.softmax(self.decoders[label](z), dim=-1)
-
-    def log_likelihood_iw(
-        self,
-        inputs: dict[str, Tensor],
-        target_modalities: Collection[str],
-        observed: Collection[str] | None = None,
-        K: int = 100,
-    ) -> Tensor:
-        """log p(x_T | x_O) per sample by importance sampling (see `stats.iw_log_likelihood`).
-
-        Needs an encoder (or zero_fill) for both T+O and O; otherwise raises UnsupportedSubset.
-        """
-        return iw_log_likelihood(self, inputs, target_modalities, observed, K)

@@ -99,7 +99,34 @@ def subset_name(subset: Iterable[str]) -> str:
     return "+".join(subset)
 
 
-class MVAE(MultimodalModel):
+class LabelDecoderUses:
+    """What single-latent VAEs (MVAE, JMVAE) do with a posterior: predict through the label
+    decoder (no extra classifier head, faithful to both papers) and estimate likelihoods."""
+
+    def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
+        """Class probabilities from the label decoder at the posterior mean."""
+        label = self.label_modality
+        if label is None:
+            raise NotImplementedError(
+                f"{self.name} predicts through its label decoder; it was built without a "
+                f"categorical modality (it has {self.modalities})"
+            )
+        z = self.encode(inputs, observed)["z"].mean
+        return torch.softmax(self.decoders[label](z), dim=-1)
+
+    def log_likelihood_iw(
+        self,
+        inputs: dict[str, Tensor],
+        target_modalities: Collection[str],
+        observed: Collection[str] | None = None,
+        K: int = 100,
+    ) -> Tensor:
+        """log p(x_T | x_O) per sample by importance sampling (see `stats.iw_log_likelihood`);
+        raises UnsupportedSubset where the model has no encoder for T+O or O."""
+        return iw_log_likelihood(self, inputs, target_modalities, observed, K)
+
+
+class MVAE(LabelDecoderUses, MultimodalModel):
     """Product-of-experts multimodal VAE: one expert and one decoder per modality."""
 
     name = "mvae"
@@ -216,25 +243,3 @@ class MVAE(MultimodalModel):
             terms[f"recon[{key}]"] = t["recon"].mean().item()
             terms[f"kl[{key}]"] = t["kl"].mean().item()
         return total, terms
-
-    # ---- uses ------------------------------------------------------------------------------
-    def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
-        """Class probabilities from the label decoder at the posterior mean (no extra head)."""
-        label = self.label_modality
-        if label is None:
-            raise NotImplementedError(
-                f"{self.name} predicts through its label decoder; it was built without a "
-                f"categorical modality (it has {self.modalities})"
-            )
-        z = self.encode(inputs, observed)["z"].mean
-        return torch.softmax(self.decoders[label](z), dim=-1)
-
-    def log_likelihood_iw(
-        self,
-        inputs: dict[str, Tensor],
-        target_modalities: Collection[str],
-        observed: Collection[str] | None = None,
-        K: int = 100,
-    ) -> Tensor:
-        """log p(x_T | x_O) per sample by importance sampling (see `stats.iw_log_likelihood`)."""
-        return iw_log_likelihood(self, inputs, target_modalities, observed, K)
