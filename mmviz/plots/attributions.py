@@ -14,19 +14,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mmviz.data.base import ModalitySpec
-from mmviz.plots.charts import colour_of
+from mmviz.plots.charts import apply_layout, colour_of
 from mmviz.plots.images import to_rgb
 
 DIVERGING = "RdBu_r"  # low (negative) blue, high (positive) red
 
 
 def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "font": {"size": 13}} if title else None,
-        height=height,
-        margin={"l": 40, "r": 10, "t": 34 if title else 10, "b": 30},
-    )
-    return fig
+    return apply_layout(fig, title, height, top=34)
 
 
 def symmetric_range(values: np.ndarray) -> float:

@@ -30,13 +30,28 @@ def colour_of(name: str, names: Sequence[str]) -> str:
     return PALETTE[list(names).index(name) % len(PALETTE)] if name in names else PALETTE[-1]
 
 
-def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
+def apply_layout(
+    fig: go.Figure,
+    title: str | None,
+    height: int,
+    left: int = 40,
+    top: int = 30,
+    bottom: int = 30,
+    untitled_top: int = 10,
+    **extra,
+) -> go.Figure:
+    """The house style shared by every figure module: small title, tight margins."""
     fig.update_layout(
         title={"text": title, "font": {"size": 13}} if title else None,
         height=height,
-        margin={"l": 40, "r": 10, "t": 30 if title else 10, "b": 30},
+        margin={"l": left, "r": 10, "t": top if title else untitled_top, "b": bottom},
+        **extra,
     )
     return fig
+
+
+def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
+    return apply_layout(fig, title, height)
 
 
 def probability_figure(

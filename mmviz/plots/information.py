@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from mmviz.plots.charts import PALETTE, colour_of
+from mmviz.plots.charts import PALETTE, apply_layout, colour_of
 
 PID_COLOURS = {
     "redundancy": "#7f7f7f",
@@ -23,12 +23,7 @@ PID_COLOURS = {
 
 
 def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "font": {"size": 13}} if title else None,
-        height=height,
-        margin={"l": 50, "r": 10, "t": 34 if title else 10, "b": 40},
-    )
-    return fig
+    return apply_layout(fig, title, height, left=50, top=34, bottom=40)
 
 
 def mi_heatmap(

@@ -11,16 +11,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from mmviz.plots.charts import PALETTE
+from mmviz.plots.charts import PALETTE, apply_layout
 
 
 def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "font": {"size": 13}} if title else None,
-        height=height,
-        margin={"l": 50, "r": 10, "t": 34 if title else 10, "b": 40},
-    )
-    return fig
+    return apply_layout(fig, title, height, left=50, top=34, bottom=40)
 
 
 def curves_figure(

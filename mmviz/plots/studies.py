@@ -13,20 +13,23 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from mmviz.plots.charts import PALETTE
+from mmviz.plots.charts import PALETTE, apply_layout
 
 Result = dict[str, Any]
 OURS, BASELINE, PAPER = PALETTE[0], PALETTE[1], PALETTE[3]
 
 
 def _layout(fig: go.Figure, title: str | None, height: int = 340) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "font": {"size": 13}} if title else None,
-        height=height,
-        margin={"l": 50, "r": 10, "t": 40 if title else 20, "b": 40},
+    return apply_layout(
+        fig,
+        title,
+        height,
+        left=50,
+        top=40,
+        bottom=40,
+        untitled_top=20,
         legend={"orientation": "h", "y": -0.2},
     )
-    return fig
 
 
 def _means(rows: list[dict], key: str, value: str, order: list | None = None) -> tuple[list, list]:
