@@ -8,7 +8,9 @@ the generative models uses them to judge coherence.
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,7 @@ def _oracle(modality: str) -> Recipe:
     )
 
 
-FUSION_SETTINGS = TrainSettings(epochs=25, batch_size=32, lr=1e-3, patience=5)
+FUSION_SETTINGS = TrainSettings(epochs=100, batch_size=32, lr=1e-3, patience=10)
 DIGITS_SETTINGS = TrainSettings(
     epochs=50, batch_size=100, lr=1e-3, patience=5, phase_epochs={"surrogate": 15}
 )
@@ -135,10 +137,10 @@ ZOO: list[Recipe] = [
         "MFM's MNIST+SVHN setting; label is the discriminative head's target",
         hidden=64,
     ),
-    _fusion("tfn", "tfn_sentiment", shipped=False),
+    _fusion("tfn", "tfn_sentiment"),
     _fusion("lmf", "lmf_sentiment"),
-    _fusion("early_fusion", "early_sentiment", shipped=False),
-    _fusion("late_fusion", "late_sentiment", shipped=False),
+    _fusion("early_fusion", "early_sentiment"),
+    _fusion("late_fusion", "late_sentiment"),
     Recipe(
         id="mfm_sentiment",
         model="mfm",
@@ -156,7 +158,6 @@ ZOO: list[Recipe] = [
             epochs=20, batch_size=32, lr=1e-3, patience=5, phase_epochs={"surrogate": 8}
         ),
         note="MFM on sequences with LMF as its multimodal encoder; reference MOSI weights",
-        shipped=False,
     ),
 ]
 
@@ -220,7 +221,7 @@ def lmf_rank_study(
                     "sentiment",
                     None,
                     Path(tmp) / f"r{rank}s{seed}",
-                    {"rank": rank},
+                    {**recipe("lmf_sentiment").overrides, "rank": rank},
                     run,
                     evaluate=False,
                     progress=progress,
@@ -263,7 +264,7 @@ HEADLINES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def _dig(d: dict, path: tuple[str, ...]) -> Any:
+def _dig(d: Any, path: Sequence[str]) -> Any:
     for k in path:
         if not isinstance(d, dict) or k not in d:
             return None
@@ -271,28 +272,90 @@ def _dig(d: dict, path: tuple[str, ...]) -> Any:
     return d
 
 
+def _number(v: Any) -> float | None:
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    return float(v) if ok else None
+
+
+def read_meta_summary(path: Path) -> tuple[dict[str, Any], str | None]:
+    """What the zoo shows about a checkpoint folder, read from its meta.json alone.
+
+    meta.json is a file users can edit or break, so every field is type-checked: a missing or
+    unreadable file, or a field of the wrong type, gives the field's default and a `problem`
+    naming it, never an exception (the home page and `mmviz list` must still list the rest).
+    """
+    problems: list[str] = []
+    try:
+        meta = json.loads((path / META).read_text()) if (path / META).exists() else {}
+    except (OSError, ValueError) as e:
+        meta, problems = {}, [f"meta.json unreadable ({e})"]
+    if not isinstance(meta, dict):
+        meta, problems = {}, [f"meta.json holds a {type(meta).__name__}, not an object"]
+
+    def checked(name: str, check: Any, default: Any) -> Any:
+        if name not in meta:
+            return default
+        try:
+            return check(meta[name])
+        except (TypeError, ValueError, AttributeError):
+            problems.append(f"meta.json field {name!r} has the wrong type")
+            return default
+
+    def text(v: Any) -> str:
+        if not isinstance(v, str):
+            raise TypeError
+        return v
+
+    def names(v: Any) -> list[str]:
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise TypeError
+        return v
+
+    def groups(v: Any) -> dict[str, int]:
+        if not isinstance(v, dict) or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in v.values()
+        ):
+            raise TypeError
+        return {str(k): int(x) for k, x in v.items()}
+
+    def optional_number(v: Any) -> float | None:
+        if v is not None and _number(v) is None:
+            raise TypeError
+        return _number(v)
+
+    headline = {}
+    for label, p in HEADLINES:
+        v = _number(_dig(meta.get("metrics"), p))
+        if v is not None:
+            headline[label] = v
+    params = checked("parameters", optional_number, None)
+    summary = {
+        "model": checked("model", text, "?"),
+        "dataset": checked("dataset", text, "?"),
+        "modalities": checked("modalities", names, []),
+        "latent_groups": checked("latent_groups", groups, {}),
+        "paper": checked("paper", text, ""),
+        "headline": headline,
+        "wall_time_s": checked("wall_time_s", optional_number, None),
+        "parameters": int(params) if params is not None else None,
+    }
+    return summary, "; ".join(problems) or None
+
+
 def checkpoint_table(root: Path = CHECKPOINT_ROOT) -> list[dict[str, Any]]:
     """One row per checkpoint on disk: id, model, dataset, modalities and headline metrics."""
     rows = []
     for cid in list_ids(root):
-        try:
-            meta = json.loads((root / cid / META).read_text())
-        except (OSError, json.JSONDecodeError):
-            meta = {}
-        metrics = meta.get("metrics", {})
-        headline = {}
-        for label, path in HEADLINES:
-            v = _dig(metrics, path)
-            if isinstance(v, int | float):
-                headline[label] = round(float(v), 3)
+        summary, problem = read_meta_summary(root / cid)
         rows.append(
             {
                 "id": cid,
-                "model": meta.get("model", "?"),
-                "dataset": meta.get("dataset", "?"),
-                "modalities": meta.get("modalities", []),
-                "headline": headline,
-                "wall_time_s": meta.get("wall_time_s"),
+                "model": summary["model"],
+                "dataset": summary["dataset"],
+                "modalities": summary["modalities"],
+                "headline": {k: round(v, 3) for k, v in summary["headline"].items()},
+                "wall_time_s": summary["wall_time_s"],
+                "problem": problem,
             }
         )
     return rows

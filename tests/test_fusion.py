@@ -21,11 +21,13 @@ from mmviz.models.fusion import (
     LateFusionConfig,
     LMFConfig,
     LowRankFusion,
+    SequenceSubNet,
     TensorFusion,
     add_noise,
     concat_fusion_params,
     lmf_fusion_params,
     make_fusion,
+    masked_time_stats,
     sentiment_like_specs,
     tfn_fusion_params,
     token_noise_fraction,
@@ -401,3 +403,38 @@ def test_modality_dropout_swaps_in_the_training_means():
         terms["l1"], (constant - targets["score"]).abs().mean().item(), rel_tol=1e-5
     )
     assert terms["l1"] > 1.5 * kept["l1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 7), min_size=1, max_size=5),
+    d=st.integers(1, 4),
+    seed=st.integers(0, 10_000),
+)
+def test_masked_time_stats_matches_per_sample_reference(lengths, d, seed):
+    """[mean; max; min] over the real steps only, computed one sample at a time with numpy;
+    an all-padding sample gives zeros rather than +-inf."""
+    import numpy as np
+
+    T = 7
+    rng = np.random.default_rng(seed)
+    x = np.zeros((len(lengths), T, d), dtype=np.float32)
+    for i, n in enumerate(lengths):
+        x[i, :n] = rng.normal(size=(n, d)) + 0.01  # real steps are never exactly all-zero
+    got = masked_time_stats(torch.from_numpy(x)).numpy()
+    for i, n in enumerate(lengths):
+        real = x[i, :n]
+        want = (
+            np.concatenate([real.mean(0), real.max(0), real.min(0)])
+            if n
+            else np.zeros(3 * d, dtype=np.float32)
+        )
+        np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-6)
+
+
+def test_sequence_pool_is_checked_and_changes_the_input_width():
+    spec_dim, out = 6, 8
+    assert SequenceSubNet(spec_dim, out, 0.0, "mean").net[1].in_features == spec_dim
+    assert SequenceSubNet(spec_dim, out, 0.0, "stats").net[1].in_features == 3 * spec_dim
+    with pytest.raises(ValueError, match="sequence_pool must be one of"):
+        SequenceSubNet(spec_dim, out, 0.0, "median")
