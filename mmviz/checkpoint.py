@@ -159,18 +159,24 @@ def recover(out: Path) -> None:
         os.replace(old, out)
 
 
-def atomic_write_json(path: str | Path, data: Any) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it into place."""
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write text to a temporary file beside `path`, then rename it into place: a reader (or
+    a crash) sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, default=_jsonable)
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically (see `atomic_write_text`)."""
+    atomic_write_text(path, json.dumps(data, indent=2, default=_jsonable))
 
 
 def update_meta(path: str | Path, **fields: Any) -> dict[str, Any]:

@@ -128,6 +128,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     from mmviz.zoo import checkpoint_table
 
     rows = checkpoint_table()
+    if args.readme is not None:
+        replace_marked_block(args.readme, markdown_table(rows))
+        print(f"results table written into {args.readme}")
+        return 0
     if args.json:
         _print(rows, True)
         return 0
@@ -140,7 +144,24 @@ def cmd_list(args: argparse.Namespace) -> int:
         head = ", ".join(f"{k} {v}" for k, v in r["headline"].items())
         mods = ",".join(r["modalities"])
         print(f"{r['id']:<24} {r['model']:<12} {r['dataset']:<10} {mods:<28} {head}")
+        if r.get("problem"):
+            print(f"{'':<24} ! {r['problem']}")
     return 0
+
+
+RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def replace_marked_block(path: Path, body: str) -> None:
+    """Replace the text between the results markers of `path` (kept) with `body`."""
+    text = path.read_text()
+    start, end = text.find(RESULTS_START), text.find(RESULTS_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no {RESULTS_START} ... {RESULTS_END} block to replace")
+    new = text[: start + len(RESULTS_START)] + "\n" + body + "\n" + text[end:]
+    from mmviz.checkpoint import atomic_write_text
+
+    atomic_write_text(path, new)
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -251,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list checkpoints with headline metrics")
     ls.add_argument("--json", action="store_true")
     ls.add_argument("--markdown", action="store_true", help="a Markdown table")
+    ls.add_argument(
+        "--readme",
+        type=Path,
+        help="write the Markdown table into this file between its results markers",
+    )
     ls.set_defaults(func=cmd_list)
 
     b = sub.add_parser("bench", help="speed benchmarks")

@@ -16,7 +16,6 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -60,14 +59,6 @@ class CheckpointInfo:
         return f"{self.id} ({self.model}: {', '.join(self.modalities)})"
 
 
-def _dig(d: Any, path: Sequence[str]) -> Any:
-    for k in path:
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
-
-
 def catalog(root: Path | None = None) -> list[CheckpointInfo]:
     """Every checkpoint folder under `root` (default: the zoo), read from its JSON files only.
 
@@ -75,7 +66,7 @@ def catalog(root: Path | None = None) -> list[CheckpointInfo]:
     what is wrong with it instead of hiding it.
     """
     from mmviz import checkpoint as ck
-    from mmviz.zoo import HEADLINES
+    from mmviz.zoo import read_meta_summary
 
     root = Path(root) if root is not None else Path(ck.CHECKPOINT_ROOT)
     out = []
@@ -88,30 +79,20 @@ def catalog(root: Path | None = None) -> list[CheckpointInfo]:
             model = str(config.get("model", "?"))
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
             config, specs, model, problem = {}, [], "?", f"config.json unreadable ({e})"
-        try:
-            meta = json.loads((path / ck.META).read_text()) if (path / ck.META).exists() else {}
-            if not isinstance(meta, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as e:
-            meta, problem = {}, problem or f"meta.json unreadable ({e})"
-        headline = {}
-        for name, p in HEADLINES:
-            v = _dig(meta.get("metrics", {}), p)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                headline[name] = float(v)
-        groups = meta.get("latent_groups") or {}
+        summary, meta_problem = read_meta_summary(path)
+        problem = problem or meta_problem
         out.append(
             CheckpointInfo(
                 id=cid,
                 path=path,
-                model=str(meta.get("model", model)),
-                dataset=str(meta.get("dataset", "?")),
-                modalities=list(meta.get("modalities") or specs),
-                latent_groups={str(k): int(v) for k, v in dict(groups).items()},
-                paper=str(meta.get("paper", "")),
-                headline=headline,
-                wall_time_s=meta.get("wall_time_s"),
-                parameters=meta.get("parameters"),
+                model=summary["model"] if summary["model"] != "?" else model,
+                dataset=summary["dataset"],
+                modalities=summary["modalities"] or specs,
+                latent_groups=summary["latent_groups"],
+                paper=summary["paper"],
+                headline=summary["headline"],
+                wall_time_s=summary["wall_time_s"],
+                parameters=summary["parameters"],
                 problem=problem,
             )
         )

@@ -119,8 +119,16 @@ def _to_float(im: Image.Image) -> tuple[np.ndarray, list[str]]:
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         a = np.asarray(im).astype(np.float64)
-        top = 65535.0 if mode.startswith("I;16") or a.max(initial=0) <= 65535 else a.max()
-        notes.append(f"{'16' if top == 65535.0 else '32'}-bit image scaled to [0, 1]")
+        peak = float(a.max(initial=0))
+        # 32-bit "I" images often hold 8-bit values (Pillow opens some PNGs so): scale by the
+        # smallest usual range that holds them, or the image would come out black
+        if mode.startswith("I;16"):
+            top = 65535.0
+        else:
+            top = next((t for t in (255.0, 65535.0) if peak <= t), peak)
+        bits = {255.0: "8", 65535.0: "16"}.get(top, "32")
+        notes.append(f"{'16' if mode.startswith('I;16') else '32'}-bit image ({bits}-bit values) "
+                     "scaled to [0, 1]")
         return np.clip(a / top, 0.0, 1.0)[..., None], notes
     if mode == "F":
         a = np.nan_to_num(np.asarray(im, dtype=np.float64))
@@ -318,9 +326,9 @@ def text_to_tokens(text: str | None, spec: ModalitySpec) -> Converted:
         ids = np.zeros(spec.shape[0], dtype=np.int64)
         unknown = []
         for k, w in enumerate(words):
-            if w not in index:
+            if index.get(w, 1) <= 1:  # typing "<pad>" or "<unk>" is not a word either
                 unknown.append(w)
-            ids[k] = index.get(w, 1)
+            ids[k] = max(index.get(w, 1), 1)
     out = Converted(torch.from_numpy(np.asarray(ids, dtype=np.int64)))
     if unknown:
         known = int((np.asarray(ids) > 1).sum())

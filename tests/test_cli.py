@@ -43,3 +43,21 @@ def test_list_json_rows_match_checkpoint_folders(capsys):
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in rows] == list_ids()
+
+
+def test_list_readme_rewrites_only_the_marked_block(tmp_path, capsys):
+    from mmviz.cli import RESULTS_END, RESULTS_START, main, markdown_table
+    from mmviz.zoo import checkpoint_table
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{RESULTS_START}\nold table\n{RESULTS_END}\noutro\n")
+    assert main(["list", "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith(f"intro\n{RESULTS_START}\n") and text.endswith(f"{RESULTS_END}\noutro\n")
+    assert "old table" not in text
+    assert markdown_table(checkpoint_table()) in text
+    readme.write_text("no markers here\n")
+    capsys.readouterr()
+    assert main(["list", "--readme", str(readme)]) == 2
+    assert "no <!-- results:start -->" in capsys.readouterr().err
+    assert readme.read_text() == "no markers here\n"

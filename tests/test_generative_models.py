@@ -517,3 +517,13 @@ def test_sequence_kind_and_token_pooling():
         padded = gru_enc(tokens[:1])
         _, h = gru_enc.gru(gru_enc.embed(tokens[:1, :3]))
         torch.testing.assert_close(padded, gru_enc.net(h[-1]))  # stops at the last real token
+
+
+def test_jmvae_all_subset_encoders_are_capped_with_a_clear_message():
+    from mmviz.models.jmvae import MAX_ALL_SUBSETS_MODALITIES, _subsets
+
+    ok = [f"m{i}" for i in range(MAX_ALL_SUBSETS_MODALITIES)]
+    assert len(_subsets(ok, "all", 1.0)) == 2 ** len(ok) - 2
+    with pytest.raises(ValueError, match=r"would build 126 subset encoders.*MVAE"):
+        _subsets([*ok, "one_more"], "all", 1.0)
+    assert len(_subsets([*ok, "one_more"], "unimodal", 1.0)) == len(ok) + 1

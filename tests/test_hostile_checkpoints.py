@@ -440,3 +440,76 @@ def test_any_json_in_any_meta_key(good, scratch, reference, key, value):
 def test_meta_must_be_an_object_or_absent(good, scratch, reference, meta):
     ck = attempt(variant(good, scratch, meta=meta), reference)
     assert (ck is not None) == (meta in ("{}", None))
+
+
+# ---- the zoo listing reads meta.json without loading weights -----------------------------------
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+META_FIELDS = ["model", "dataset", "modalities", "latent_groups", "paper", "metrics",
+               "wall_time_s", "parameters"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    meta=st.one_of(
+        st.dictionaries(st.sampled_from(META_FIELDS), JSON_VALUES, max_size=6),
+        JSON_VALUES,
+        st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+    )
+)
+def test_zoo_listing_survives_any_meta_json(good, scratch, meta):
+    """The home page and `mmviz list` read every folder's meta.json; a broken or wrong-typed
+    one must not crash them: that folder is listed with a problem and defaults, the rest as is."""
+    from mmviz.explore import catalog
+    from mmviz.zoo import checkpoint_table
+
+    root = Path(tempfile.mkdtemp(dir=scratch))
+    shutil.copytree(good, root / "ok")
+    shutil.copytree(good, root / "bad")
+    text = meta if isinstance(meta, str) else json.dumps(meta)
+    (root / "bad" / META).write_text(text)
+    try:
+        infos = {i.id: i for i in catalog(root)}
+        rows = {r["id"]: r for r in checkpoint_table(root)}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert set(infos) == set(rows) == {"ok", "bad"}
+    assert infos["ok"].problem is None and infos["ok"].dataset == "toy"
+    assert infos["ok"].modalities == ["image"]
+    bad = infos["bad"]
+    assert isinstance(bad.model, str) and isinstance(bad.dataset, str)
+    assert all(isinstance(m, str) for m in bad.modalities)
+    assert all(isinstance(v, int) for v in bad.latent_groups.values())
+    assert all(isinstance(v, float) for v in bad.headline.values())
+    assert bad.parameters is None or isinstance(bad.parameters, int)
+    assert bad.wall_time_s is None or isinstance(bad.wall_time_s, float)
+
+
+@pytest.mark.parametrize(
+    "meta, problem",
+    [
+        ("[1, 2]", "holds a list"),
+        ("{not json", "meta.json unreadable"),
+        ('{"modalities": 5}', "'modalities' has the wrong type"),
+        ('{"latent_groups": {"z": "16"}}', "'latent_groups' has the wrong type"),
+        ('{"wall_time_s": "fast"}', "'wall_time_s' has the wrong type"),
+    ],
+)
+def test_zoo_listing_names_what_is_wrong(good, scratch, meta, problem):
+    from mmviz.explore import catalog
+
+    root = Path(tempfile.mkdtemp(dir=scratch))
+    shutil.copytree(good, root / "bad")
+    (root / "bad" / META).write_text(meta)
+    try:
+        (info,) = catalog(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert info.problem is not None and problem in info.problem

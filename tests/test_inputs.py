@@ -244,3 +244,25 @@ def test_bad_wav(data, expected):
 def test_wav_for_wrong_modality():
     with pytest.raises(DataError, match="not the digits sound"):
         wav_to_spectrogram(wav(tone(8000, 0.5), 8000), HAND)
+
+
+def test_32_bit_image_holding_8_bit_values_is_not_black():
+    """A mode "I" file (here TIFF) may hold values 0..255; dividing by 65535 made it black."""
+    grey = np.asarray(drawn_digit(), dtype=np.int32)  # 0..255 in a 32-bit image
+    im = Image.fromarray(grey)
+    assert im.mode == "I"
+    out = image_from_bytes(png(im, "TIFF"), HAND)
+    x = out.tensor.numpy()
+    assert x.max() > 0.9 and x[0, :2].max() < 0.05  # a light digit on black, as from mode L
+    reference = image_from_bytes(png(drawn_digit()), HAND).tensor.numpy()
+    np.testing.assert_allclose(x, reference, atol=0.02)
+    assert "8-bit values" in notes(out)
+
+
+@pytest.mark.parametrize("typed", ["<pad>", "<unk>"])
+def test_typing_a_special_token_reads_as_an_unknown_word(typed):
+    """A typed "<pad>" must not become the padding id in the middle of the phrase."""
+    out = text_to_tokens(f"the {typed} seven", TEXT)
+    ids = out.tensor.numpy()
+    assert ids[1] == 1 and ids[0] > 1 and ids[2] > 1 and ids[3:].sum() == 0
+    assert typed in notes(out)

@@ -116,7 +116,7 @@ def encode_text(text: str) -> tuple[np.ndarray, list[str]]:
     unknown: list[str] = []
     for k, w in enumerate(words):
         i = _WORD_ID.get(w, _FOLDED_ID.get(_fold(w)))
-        if i is None:
+        if i is None or i <= 1:  # "<pad>" / "<unk>" typed by hand are not words
             unknown.append(w)
             i = 1
         ids[k] = i

@@ -72,6 +72,11 @@ class JMVAEConfig(ModelConfig):
     anneal_steps: int = 1000
 
 
+# 'all' subset encoders grow as 2^M - 2; past this many modalities a typo in a config would
+# build (and try to train) hundreds of networks.
+MAX_ALL_SUBSETS_MODALITIES = 6
+
+
 def _subsets(modalities: list[str], mode: str, alpha: float) -> list[tuple[str, ...]]:
     """Proper subsets that get their own encoder, per `JMVAEConfig.subset_encoders`."""
     if mode == "auto":
@@ -81,6 +86,13 @@ def _subsets(modalities: list[str], mode: str, alpha: float) -> list[tuple[str, 
     if mode == "unimodal":
         return [(m,) for m in modalities] if len(modalities) > 1 else []
     if mode == "all":
+        if len(modalities) > MAX_ALL_SUBSETS_MODALITIES:
+            raise ValueError(
+                f"subset_encoders='all' with {len(modalities)} modalities would build "
+                f"{2 ** len(modalities) - 2} subset encoders; it is limited to "
+                f"{MAX_ALL_SUBSETS_MODALITIES} modalities ({2 ** MAX_ALL_SUBSETS_MODALITIES - 2} "
+                "encoders). Use 'unimodal', or MVAE, whose M experts serve every subset"
+            )
         return [c for k in range(1, len(modalities)) for c in itertools.combinations(modalities, k)]
     raise ValueError(f"unknown subset_encoders {mode!r}; choose none, unimodal, all or auto")
 
