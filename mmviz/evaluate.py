@@ -212,13 +212,11 @@ def regression_metrics(model, ds, limit=None) -> dict[str, Any]:
     if "interaction" in ds.factors:
         names = ds.info.get("interactions", [])
         inter = ds.factors["interaction"][ds.indices("test")[eval_positions(ds, "test", limit)]]
-        out["by_interaction"] = {
-            (names[c] if c < len(names) else str(c)): float(
-                ((pred >= 0) == (score >= 0))[inter == c].mean()
-            )
-            for c in np.unique(inter)
-        }
+        recipes = [(names[c] if c < len(names) else str(c), c) for c in np.unique(inter)]
+        right = (pred >= 0) == (score >= 0)
+        out["by_interaction"] = {name: float(right[inter == c].mean()) for name, c in recipes}
     missing: dict[str, float] = {}
+    missing_by: dict[str, dict[str, float]] = {}
     mods = model.modalities
     for s in subsets(mods):
         if len(s) == len(mods):
@@ -228,8 +226,16 @@ def regression_metrics(model, ds, limit=None) -> dict[str, Any]:
             p = _predict_all(model, ds, list(s), limit).reshape(-1).numpy()
         except UnsupportedSubset:
             continue
-        missing["-" + "-".join(gone)] = float(((p >= 0) == (score >= 0)).mean())
+        key = "-" + "-".join(gone)
+        right = (p >= 0) == (score >= 0)
+        missing[key] = float(right.mean())
+        if "by_interaction" in out:
+            missing_by[key] = {name: float(right[inter == c].mean()) for name, c in recipes}
     out["missing"] = missing
+    if missing_by:
+        # the robustness table per recipe: with `visual` missing, unique_visual samples should
+        # fall to chance while redundant ones, which every modality tells, stay right
+        out["missing_by_interaction"] = missing_by
     params = {"total": model.parameter_count()}
     if hasattr(model, "fusion_parameter_count"):
         params["fusion"] = int(model.fusion_parameter_count())

@@ -75,7 +75,12 @@ def metrics_csv(metrics: Mapping[str, Any]) -> str:
 
 
 PROVENANCE_FIELDS = (
-    "dataset", "dataset_version", "seed", "code_version", "wall_time_s", "weights_sha256",
+    "dataset",
+    "dataset_version",
+    "seed",
+    "code_version",
+    "wall_time_s",
+    "weights_sha256",
 )
 
 
@@ -159,6 +164,35 @@ def robustness_tables(
     return out
 
 
+def interaction_robustness(
+    metrics: Mapping[str, Any], modalities: Sequence[str]
+) -> pd.DataFrame | None:
+    """Binary accuracy per observed subset (rows, all observed first) and interaction recipe
+    (columns), from `by_interaction` and `missing_by_interaction`; None when not measured.
+
+    This is where "with the face missing, face-only utterances fall to chance while redundant
+    ones stay right" can be read off.
+    """
+    full = metrics.get("by_interaction")
+    by = metrics.get("missing_by_interaction")
+    if not isinstance(full, Mapping) or not isinstance(by, Mapping) or not by:
+        return None
+    mods = list(modalities)
+    rows: dict[str, dict[str, float]] = {"+".join(mods): dict(full)}
+    for key, accs in by.items():
+        if not isinstance(accs, Mapping):
+            continue
+        gone = [m for m in str(key).split("-") if m]
+        rows["+".join(m for m in mods if m not in gone) or "(none)"] = dict(accs)
+    df = pd.DataFrame.from_dict(rows, orient="index", columns=list(full))
+    df = df.apply(pd.to_numeric, errors="coerce").astype(float)
+    order = sorted(
+        df.index,
+        key=lambda k: (-len(k.split("+")), [mods.index(m) for m in k.split("+") if m in mods]),
+    )
+    return df.loc[order]
+
+
 def _finish(
     metric: str, mods: list[str], rows: list[dict], notes: dict[str, str]
 ) -> RobustnessTable:
@@ -167,9 +201,7 @@ def _finish(
         df[m] = df[m].fillna(False).astype(bool)
     df["n_observed"] = df[mods].sum(axis=1)
     rank = {m: i for i, m in enumerate(mods)}
-    df["_order"] = [
-        tuple(rank[m] for m in mods if r[m]) for _, r in df[mods].iterrows()
-    ]
+    df["_order"] = [tuple(rank[m] for m in mods if r[m]) for _, r in df[mods].iterrows()]
     df = df.sort_values(["n_observed", "_order"], ascending=[False, True], kind="stable")
     df = df.drop(columns="_order").set_index("subset")
     df["accuracy"] = df["accuracy"].astype(float)
@@ -255,10 +287,12 @@ def config_table(config: Mapping[str, Any]) -> pd.DataFrame:
         for s in specs:
             if isinstance(s, Mapping):
                 shape = "x".join(str(d) for d in s.get("shape", ())) or "scalar"
-                rows.append({
-                    "field": f"modality {s.get('name', '?')}",
-                    "value": f"{s.get('kind', '?')} {shape}, {s.get('likelihood', '?')}",
-                })
+                rows.append(
+                    {
+                        "field": f"modality {s.get('name', '?')}",
+                        "value": f"{s.get('kind', '?')} {shape}, {s.get('likelihood', '?')}",
+                    }
+                )
     return pd.DataFrame(rows, columns=["field", "value"])
 
 
@@ -283,7 +317,9 @@ def verify_weights(path: str | Path, recorded: str | None) -> WeightsCheck:
     if actual == recorded:
         return WeightsCheck(recorded, actual, True, "the file matches the recorded checksum")
     return WeightsCheck(
-        recorded, actual, False,
+        recorded,
+        actual,
+        False,
         "the file does NOT match the recorded checksum: the weights changed after training "
         "(or the file is damaged); retrain or restore it",
     )
@@ -423,7 +459,7 @@ def recipe_truth(recipe: str, m1: str, m2: str) -> tuple[str, str]:
     if recipe == "redundant":
         return "redundancy", "words, face and voice all show the polarity"
     if recipe.startswith("unique_"):
-        m = recipe[len("unique_"):]
+        m = recipe[len("unique_") :]
         if m == m1:
             return "unique1", f"only {m} shows the polarity"
         if m == m2:
@@ -449,7 +485,7 @@ def dominant_term(row: Mapping[str, float]) -> str:
 
 
 def term_name(term: str, m1: str, m2: str) -> str:
-    """"unique1" -> "unique(language)" for display."""
+    """ "unique1" -> "unique(language)" for display."""
     return {"unique1": f"unique({m1})", "unique2": f"unique({m2})"}.get(term, term)
 
 
@@ -528,7 +564,7 @@ class TargetChoice:
 
 
 def prediction_kind(model: MultimodalModel, inputs: dict[str, torch.Tensor]) -> str | None:
-    """"classes", "score", or None when the model has no `predict` (or cannot from these)."""
+    """ "classes", "score", or None when the model has no `predict` (or cannot from these)."""
     from mmviz.interpret.attributions import Prediction, default_observed
 
     try:
@@ -550,16 +586,18 @@ def target_options(
     pictures = [m for m, s in model.specs.items() if len(s.shape) == 3]
     return {
         "prediction": None if pred else f"{model.name} has no prediction",
-        "class": None if pred == "classes" else (
+        "class": None
+        if pred == "classes"
+        else (
             "the prediction is a score, not classes" if pred else f"{model.name} has no prediction"
         ),
-        "generated": None if generative and categorical else (
-            "no generator" if not generative else "no categorical modality to generate"
-        ),
+        "generated": None
+        if generative and categorical
+        else ("no generator" if not generative else "no categorical modality to generate"),
         "latent": None if generative else f"{model.name} has no latent space",
-        "region": None if generative and pictures else (
-            "no generator" if not generative else "no image modality to generate"
-        ),
+        "region": None
+        if generative and pictures
+        else ("no generator" if not generative else "no image modality to generate"),
     }
 
 
@@ -610,5 +648,10 @@ def shapley_check(values: Mapping[str, float], v_all: float, v_empty: float) -> 
     """Sum of the Shapley values against v(all) - v(empty) (efficiency: they are equal)."""
     total = float(sum(values.values()))
     expected = float(v_all - v_empty)
-    return {"sum": total, "v_all": float(v_all), "v_empty": float(v_empty), "expected": expected,
-            "gap": abs(total - expected) if math.isfinite(total) else float("nan")}
+    return {
+        "sum": total,
+        "v_all": float(v_all),
+        "v_empty": float(v_empty),
+        "expected": expected,
+        "gap": abs(total - expected) if math.isfinite(total) else float("nan"),
+    }

@@ -120,6 +120,20 @@ else:
             )
             for subset, why in t.notes.items():
                 st.caption(f"`{subset}`: not supported: {why}")
+        per_recipe = rep.interaction_robustness(metrics, inputs)
+        if per_recipe is not None:
+            st.plotly_chart(
+                figs.interaction_robustness_heatmap(
+                    per_recipe, "binary accuracy per observed subset and interaction recipe"
+                ),
+                key="rep_robust_recipes",
+                config=CHART,
+            )
+            st.caption(
+                "Read a column down: a recipe told by one modality only (unique_visual) should "
+                "fall to chance (50%, white) when that modality is missing, while redundant "
+                "utterances, told by every modality, stay right."
+            )
     with guard("Coherence"):
         for k, title in (
             ("coherence", "coherence of generated samples (posterior draws)"),

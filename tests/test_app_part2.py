@@ -543,6 +543,10 @@ def test_report_sentiment_robustness_table():
     heat = charts(at)["rep_robust_missing"]["data"][0]
     assert heat["x"] == ["language", "visual", "acoustic"]
     assert heat["y"][0] == "language+visual+acoustic" and len(heat["y"]) == 7
+    recipes = charts(at)["rep_robust_recipes"]["data"][0]
+    assert recipes["y"] == heat["y"]  # same observed subsets, same order
+    assert "redundant" in recipes["x"] and "unique_visual" in recipes["x"]
+    assert recipes["zmid"] == 0.5  # coloured around chance
 
 
 def test_report_flags_tampered_weights_and_broken_checkpoints(zoo, tmp_path, monkeypatch):

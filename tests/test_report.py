@@ -81,6 +81,23 @@ def test_robustness_table_from_sentiment_missing():
     assert list(t.table["n_observed"]) == [3, 2, 2, 1]
 
 
+def test_interaction_robustness_rows_are_observed_subsets_and_columns_recipes():
+    m = {
+        "by_interaction": {"redundant": 0.99, "unique_visual": 0.9},
+        "missing_by_interaction": {
+            "-visual": {"redundant": 0.97, "unique_visual": 0.5},
+            "-language-visual": {"redundant": 0.8, "unique_visual": "n/a"},
+            "-acoustic": [1, 2],  # malformed: skipped
+        },
+    }
+    t = rep.interaction_robustness(m, ["language", "visual", "acoustic"])
+    assert list(t.index) == ["language+visual+acoustic", "language+acoustic", "acoustic"]
+    assert list(t.columns) == ["redundant", "unique_visual"]
+    assert t.loc["language+acoustic", "unique_visual"] == 0.5
+    assert math.isnan(t.loc["acoustic", "unique_visual"])
+    assert rep.interaction_robustness({"by_interaction": {"redundant": 1.0}}, ["a"]) is None
+
+
 def test_unsupported_subset_is_nan_not_zero():
     (t,) = rep.robustness_tables({"label_accuracy": {"hand": None, "hand+print": 0.9}},
                                  ["hand", "print"])

@@ -57,3 +57,22 @@ def test_checkpoint_remeasures_its_recorded_metric(cid):
             assert abs(now - recorded) < tol, f"{cid}: {'/'.join(path)} {now:.3f} vs {recorded:.3f}"
             checked += 1
     assert checked, f"{cid}: no headline metric to re-measure"
+
+
+FUSION = [c for c in SHIPPED if c in ("lmf_sentiment", "tfn_sentiment")]
+
+
+@pytest.mark.parametrize("cid", FUSION)
+def test_fusion_robustness_table_shows_the_face_only_recipe_falling_to_chance(cid):
+    """The fusion issue's target, read from the recorded evaluation: with `visual` missing,
+    utterances only the face tells fall to chance while redundant ones stay right; and on
+    synergy TFN and LMF beat late fusion, which cannot model the interaction, by 10 points."""
+    metrics = json.loads((CHECKPOINT_ROOT / cid / "meta.json").read_text())["metrics"]
+    no_face = metrics["missing_by_interaction"]["-visual"]
+    assert no_face["unique_visual"] < 0.62, no_face
+    assert no_face["redundant"] > 0.9, no_face
+    assert metrics["by_interaction"]["unique_visual"] > no_face["unique_visual"] + 0.2
+    if "late_sentiment" in SHIPPED:
+        late = json.loads((CHECKPOINT_ROOT / "late_sentiment" / "meta.json").read_text())
+        synergy_late = late["metrics"]["by_interaction"]["synergy"]
+        assert metrics["by_interaction"]["synergy"] >= synergy_late + 0.10

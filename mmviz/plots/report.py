@@ -79,6 +79,35 @@ def robustness_heatmap(
     return _layout(fig, title, height or 110 + 26 * len(table))
 
 
+def interaction_robustness_heatmap(
+    table: pd.DataFrame, title: str | None = None, height: int | None = None
+) -> go.Figure:
+    """Binary accuracy per observed subset (rows) and interaction recipe (columns); the
+    colour scale is centred on chance (50%), so a recipe that lost its only informative
+    modality shows as a pale cell."""
+    z = table.to_numpy(dtype=np.float64)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(c) for c in table.columns],
+            y=[str(i) for i in table.index],
+            zmin=0,
+            zmid=0.5,
+            zmax=1,
+            colorscale="RdBu",
+            text=[[f"{v:.0%}" if np.isfinite(v) else "" for v in row] for row in z],
+            texttemplate="%{text}",
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": "acc2"}, "thickness": 10, "tickformat": ".0%"},
+            hovertemplate="observed %{y}<br>%{x}: %{z:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(side="top", title_text="interaction recipe")
+    fig.update_yaxes(autorange="reversed", title_text="observed")
+    return _layout(fig, title, height or 130 + 28 * len(table))
+
+
 def coherence_heatmap(
     matrix: pd.DataFrame, title: str | None = None, height: int | None = None
 ) -> go.Figure:
