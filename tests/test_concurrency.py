@@ -46,10 +46,13 @@ SOAK_GROWTH_MB = 200.0
 CKPT = "mvae_hand_label"
 RESULTS = ROOT / "results" / "concurrency.json"
 
-pytestmark = pytest.mark.skipif(
-    not (ROOT / "checkpoints" / CKPT / "model.safetensors").exists(),
-    reason=f"the shipped checkpoint {CKPT} is missing",
-)
+pytestmark = [
+    pytest.mark.slow,  # about 4 minutes together; run by .ci/run (make test)
+    pytest.mark.skipif(
+        not (ROOT / "checkpoints" / CKPT / "model.safetensors").exists(),
+        reason=f"the shipped checkpoint {CKPT} is missing",
+    ),
+]
 
 
 # ---- what each session must see (computed here, not read from the app) -------------------------
