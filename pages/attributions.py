@@ -21,10 +21,13 @@ from ui.sidebar import (
     page_checkpoint,
     publish,
     restore,
+    through_app,
     url_mapping,
 )
 from ui.state import digest
 from ui.state2 import attribution, shapley
+
+through_app()
 
 st.title("🔍 Attributions")
 explainer(

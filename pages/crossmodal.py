@@ -17,9 +17,12 @@ from ui.sidebar import (
     publish,
     restore,
     show_value,
+    through_app,
     url_mapping,
 )
 from ui.state import cross_modal, digest, oracle_judges, sound_bytes
+
+through_app()
 
 st.title("🔀 Cross-modal generation")
 explainer(

@@ -19,9 +19,12 @@ from ui.sidebar import (
     page_checkpoint,
     publish,
     restore,
+    through_app,
 )
 from ui.state import catalog, digest, load_model
 from ui.state2 import checkpoint_files, fusion_bench, lab_scores, rank_study, results_file
+
+through_app()
 
 SNR_STEPS = ["clean", 30, 20, 10, 5, 0, -5, -10, -20]
 

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from ui.sidebar import guard
+from ui.sidebar import guard, through_app
 from ui.state import cached_dataset, cached_preview, catalog
+
+through_app()
 
 st.title("mmviz: see how multimodal models think")
 st.markdown(

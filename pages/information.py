@@ -13,7 +13,7 @@ from mmviz import explore
 from mmviz import report as rep
 from mmviz.fusionlab import words_of
 from mmviz.plots import information as figs
-from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint
+from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint, through_app
 from ui.state import catalog, digest
 from ui.state2 import (
     checkpoint_files,
@@ -23,6 +23,8 @@ from ui.state2 import (
     mfm_information,
     pid_table,
 )
+
+through_app()
 
 LIMIT = 1000  # test samples for the dataset-level measures
 MFM_N = 500  # test samples for MFM's information estimate

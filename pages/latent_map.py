@@ -16,8 +16,11 @@ from ui.sidebar import (
     publish,
     restore,
     show_value,
+    through_app,
 )
 from ui.state import latent_map
+
+through_app()
 
 st.title("🗺️ Latent map")
 explainer(

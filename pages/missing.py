@@ -19,9 +19,12 @@ from ui.sidebar import (
     publish,
     restore,
     show_value,
+    through_app,
     url_mapping,
 )
 from ui.state import catalog, load_model
+
+through_app()
 
 st.title("🧩 Missing modalities")
 explainer(

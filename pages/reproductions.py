@@ -11,7 +11,9 @@ import streamlit as st
 
 from mmviz import studies
 from mmviz.plots.studies import study_figure
-from ui.sidebar import CHART, explainer, guard
+from ui.sidebar import CHART, explainer, guard, through_app
+
+through_app()
 
 VERDICT_BADGE = {
     "reproduced": ("✅", "Reproduced: our numbers show the paper's effect."),

@@ -15,8 +15,11 @@ from ui.sidebar import (
     page_checkpoint,
     publish,
     restore,
+    through_app,
 )
 from ui.state import digest, dimension_activity, row_sound, traversal
+
+through_app()
 
 st.title("🎚️ Latent traversal")
 explainer(

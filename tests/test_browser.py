@@ -373,3 +373,25 @@ def test_bench_app_times_every_page_and_each_interaction():
     assert all(isinstance(v, bool) for k, v in met.items() if not k.startswith("first_page"))
     with pytest.raises(ValueError, match="unknown sizes"):
         bench_app("huge")
+
+
+@browser
+def test_shared_link_as_a_fresh_servers_first_request(zoo, tmp_path):
+    """A link to a page, opened before anyone has loaded the root, still gets app.py's
+    navigation (page titles, no "app" entry) and the view the link describes."""
+    cid = "jmvaekl_hand_label" if zoo == REAL_ZOO else "jmvae_tiny"
+    with (
+        streamlit_server({"MMVIZ_CHECKPOINTS": str(zoo)}, log_dir=tmp_path) as s,
+        chromium_page() as p,
+    ):
+        p.set_default_timeout(60_000)
+        p.goto(f"{s.url}/missing?ckpt={cid}&i=7")
+        wait_rendered(p)
+        check_clean(p, "missing via a shared link on a fresh server")
+        nav = p.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        titles = [t for _, t in PAGES]
+        assert poll(lambda: all(any(t in n for n in nav) for t in titles), 10), nav
+        assert not any(n.strip() == "app" for n in nav), nav
+        assert "Missing modalities" in p.locator(f"{MAIN} h1").first.inner_text()
+        assert f"Observed inputs · {cid}" in main_text(p), main_text(p)[:600]
+        assert "i=7" in p.url

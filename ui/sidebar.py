@@ -96,6 +96,23 @@ def publish(
 
 
 # ---- frame ---------------------------------------------------------------------------------
+def through_app() -> None:
+    """Run this page inside app.py's navigation even when a shared link is a fresh server's
+    first request.
+
+    Until app.py has run once, Streamlit treats `pages/` as a legacy multipage folder and runs
+    the page file alone (file names in the sidebar, an "app" entry, no icons). Turning that
+    mode off and rerunning sends the same request through app.py, whose `st.navigation` finds
+    the page by its URL path; the query string is kept. Every page calls this first.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation itself sets
+        st.rerun()
+
+
+
 @contextlib.contextmanager
 def guard(what: str, model: Any = None) -> Iterator[None]:
     """Show a failure of this section as a message, never a traceback; the page goes on.
