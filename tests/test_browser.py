@@ -388,10 +388,12 @@ def test_shared_link_as_a_fresh_servers_first_request(zoo, tmp_path):
         p.goto(f"{s.url}/missing?ckpt={cid}&i=7")
         wait_rendered(p)
         check_clean(p, "missing via a shared link on a fresh server")
-        nav = p.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        def nav() -> list[str]:
+            return p.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+
         titles = [t for _, t in PAGES]
-        assert poll(lambda: all(any(t in n for n in nav) for t in titles), 10), nav
-        assert not any(n.strip() == "app" for n in nav), nav
+        assert poll(lambda: all(any(t in n for n in nav()) for t in titles), 10), nav()
+        assert not any(n.strip() == "app" for n in nav()), nav()
         assert "Missing modalities" in p.locator(f"{MAIN} h1").first.inner_text()
         assert f"Observed inputs · {cid}" in main_text(p), main_text(p)[:600]
         assert "i=7" in p.url
