@@ -713,7 +713,12 @@ def study_mfm_ablations(quick: bool, seed: int, progress: bool) -> dict[str, Any
             )
             _log(progress, f"  MFM {dname} {label}: {rows[-1]}")
     return {
-        "config": {"datasets": {k: v[2] for k, v in MFM_DATASETS.items()}, "plans": plans},
+        "config": {
+            "datasets": {k: v[2] for k, v in MFM_DATASETS.items()},
+            # the recipes change over time: record the settings this run started from
+            "base_overrides": {k: recipe(v[2]).overrides for k, v in MFM_DATASETS.items()},
+            "plans": plans,
+        },
         "rows": rows,
         "paper": None,
         "paper_note": (
