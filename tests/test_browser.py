@@ -367,6 +367,10 @@ def test_bench_app_times_every_page_and_each_interaction():
     for name in ("toggle_rerun_ms", "noise_slider_rerun_ms", "compare_mode_rerun_ms"):
         assert reruns[name] > 0, name
     assert 0 < reruns["traversal_grid_compute_ms"] < reruns["traversal_rerun_ms"]
+    for name in ("attributions_rerun_ms", "fusion_lab_rerun_ms", "information_cold_ms"):
+        assert reruns[name] > 0, name
+    assert len(reruns["attributions_rerun_ms_by_checkpoint"]) == 2  # a VAE and LMF
+    assert reruns["information_cached_rerun_ms"] > 0
     assert reruns["compared_checkpoints"] == len(digits_generative)  # all of them, side by side
     met = r["targets_met"]
     assert len(met) == len(TARGETS) and met["first_page_usable_s < 8"] is None

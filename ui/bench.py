@@ -33,7 +33,14 @@ TARGETS = {
     "traversal_grid_compute_ms": 150.0,
     "compare_mode_rerun_ms": 500.0,
     "first_page_usable_s": 8.0,
+    "attributions_rerun_ms": 500.0,
+    "fusion_lab_rerun_ms": 500.0,
+    "information_cold_ms": 10000.0,
+    "information_cached_rerun_ms": 200.0,
 }
+# Checkpoints the part-2 pages are timed on: a VAE's label decoder and LMF for attributions,
+# LMF for the lab (these, or in another zoo the first of the same kind).
+PREFERRED = {"vae": "mvae_hand_label", "fusion": "lmf_sentiment"}
 
 
 def app_pages() -> list[str]:
@@ -136,12 +143,13 @@ def _problems(at: Any) -> list[str]:
     return [str(e.value)[:300] for e in at.exception]
 
 
-def _open(page: str | None) -> tuple[Any, float]:
-    """A fresh AppTest session on `page` (None: the default page); returns it and the time
-    of the page's first run in ms."""
+def _open(page: str | None, **params: str) -> tuple[Any, float]:
+    """A fresh AppTest session on `page` (None: the default page) with URL query `params`;
+    returns it and the time of the page's first run in ms."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP), default_timeout=300)
+    at.query_params.update(params)
     if page is None or page == "pages/home.py":
         return at, _ms(at.run)
     at.run()
@@ -228,6 +236,56 @@ def time_traversal(repeats: int, errors: list[str]) -> dict[str, Any]:
     }
 
 
+def _sample_reruns(at: Any, repeats: int, errors: list[str], where: str) -> list[float]:
+    """Rerun times after moving to a new test sample each time (nothing reused from a cache:
+    a user looking at one sample after another)."""
+    times = []
+    for k in range(repeats):
+        at.number_input(key="sample").set_value(k + 11)
+        times.append(_ms(at.run))
+        errors += [f"{where}: {e}" for e in _problems(at)]
+    return times
+
+
+def _part2_checkpoints(root: Path) -> dict[str, str]:
+    """{"vae": id, "fusion": id} for the part-2 timings, from what `root` holds."""
+    from mmviz.explore import catalog
+
+    infos = [i for i in catalog(root) if not i.problem]
+    kinds = {
+        "vae": [i.id for i in infos if i.generative and "label" in i.modalities],
+        "fusion": [i.id for i in infos if i.model == "lmf"],
+    }
+    return {
+        k: (PREFERRED[k] if PREFERRED[k] in ids else ids[0]) for k, ids in kinds.items() if ids
+    }
+
+
+def time_part2(root: Path, repeats: int, errors: list[str], cold_ms: dict) -> dict[str, Any]:
+    """Attributions and the fusion lab: rerun after changing the sample (IntegratedGradients
+    at the page's default 32 steps recomputed each time), on each checkpoint that is there;
+    Information: its dataset-level figures' first computation (the first run of the page in
+    this process, from `cold_ms`) and a rerun served from the cache."""
+    out: dict[str, Any] = {}
+    picked = _part2_checkpoints(root)
+    per_ckpt = {}
+    for cid in picked.values():
+        at, _ = _open("pages/attributions.py", ckpt=cid)
+        per_ckpt[cid] = _median(_sample_reruns(at, repeats, errors, f"attributions {cid}"))
+    if per_ckpt:
+        out["attributions_rerun_ms"] = max(per_ckpt.values())
+        out["attributions_rerun_ms_by_checkpoint"] = per_ckpt
+    if "fusion" in picked:
+        at, _ = _open("pages/fusion_lab.py", ckpt=picked["fusion"])
+        out["fusion_lab_rerun_ms"] = _median(_sample_reruns(at, repeats, errors, "fusion lab"))
+    if "information" in cold_ms:
+        out["information_cold_ms"] = cold_ms["information"]
+        at, _ = _open("pages/information.py")
+        out["information_cached_rerun_ms"] = _median([_ms(at.run) for _ in range(repeats)])
+        errors += [f"information: {e}" for e in _problems(at)]
+    return out
+
+
 def time_grid_compute(cid: str, repeats: int) -> dict[str, Any]:
     """`explore.traversal_grid` as the page calls it (8 dimensions x 9 values, every
     modality decoded, from a test sample's posterior mean), with the app's thread count."""
@@ -307,8 +365,9 @@ def bench_app(
         cold, median = time_first_runs(pages, n, errors)
         missing = time_missing(n, errors)
         traversal = time_traversal(n, errors)
+        part2 = time_part2(root, n, errors, cold)
         usable, how = time_first_page_usable() if browser else (None, "not measured: off")
-    timings = {**missing, **traversal, "first_page_usable_s": usable}
+    timings = {**missing, **traversal, **part2, "first_page_usable_s": usable}
     met: dict[str, bool | None] = {}
     for name, limit in TARGETS.items():
         value = timings.get(name)
