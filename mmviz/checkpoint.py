@@ -103,6 +103,23 @@ def model_config_dict(model: MultimodalModel) -> dict[str, Any]:
     }
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, for every thread)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
+def make_readable(path: Path) -> None:
+    """Give a file (0644) or folder (0755), less the umask, the modes a normal write would:
+    mkstemp/mkdtemp create them private (0600/0700), and the app may run as another user
+    than the one who trained or evaluated."""
+    mode = 0o755 if path.is_dir() else 0o644
+    os.chmod(path, mode & ~_umask())
+
+
 def save_checkpoint(model: MultimodalModel, out: str | Path, meta: dict[str, Any]) -> Path:
     """Write model + config + meta to `out` atomically; returns the folder."""
     out = Path(out)
@@ -123,6 +140,8 @@ def save_checkpoint(model: MultimodalModel, out: str | Path, meta: dict[str, Any
         meta.setdefault("code_version", code_version())
         (tmp / CONFIG).write_text(json.dumps(model_config_dict(model), indent=2))
         (tmp / META).write_text(json.dumps(meta, indent=2, default=_jsonable))
+        for f in (tmp, tmp / WEIGHTS, tmp / CONFIG, tmp / META):
+            make_readable(f)
         if out.exists() and _exchange(tmp, out):  # one atomic step: `out` is never missing
             shutil.rmtree(tmp, ignore_errors=True)  # now the previous checkpoint
             return out
@@ -168,6 +187,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        make_readable(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -441,7 +441,10 @@ def test_fusion_lab_param_counts_equal_the_modules():
                          "lmf": lmf.fusion_parameter_count()}
     widget(at, "button", "lab_check").click()
     at.run()
-    assert "✓ equal to the formulas" in messages(at, "success")
+    assert_clean(at)
+    assert "✓ equal to the formulas" in messages(at, "success"), [
+        (e.type, str(getattr(e, "value", ""))[:200]) for e in at.main
+    ][:40]
 
 
 def test_fusion_lab_toggles_and_noise_change_scores():

@@ -320,3 +320,21 @@ def test_killed_writers_temporaries_are_cleaned_up(tmp_path, tmp_cache):
     age(dead_tmp, 3600)
     cache.atomic_save_npz(path, cache.to_arrays(dataset(1.0, n=100)))
     assert not dead_tmp.exists() and live_tmp.exists()
+
+
+def test_atomic_writes_leave_files_readable_by_others(tmp_path):
+    """mkstemp creates 0600 files; a checkpoint, meta.json or dataset cache written by one user
+    must stay readable by the user the app runs as (0644 less the umask, here 022)."""
+    import numpy as np
+
+    from mmviz.checkpoint import atomic_write_json
+    from mmviz.data.cache import atomic_save_npz
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "meta.json", {"a": 1})
+        atomic_save_npz(tmp_path / "cache.npz", {"x": np.zeros(3)})
+    finally:
+        os.umask(old)
+    for name in ("meta.json", "cache.npz"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name

@@ -13,6 +13,7 @@ the README), else the tiny zoo of tests/test_explore.py.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 import warnings
@@ -380,14 +381,17 @@ def test_bench_app_times_every_page_and_each_interaction():
 
 
 @browser
-def test_shared_link_as_a_fresh_servers_first_request(zoo, tmp_path):
+def test_shared_link_as_a_fresh_servers_first_request(zoo, tmp_path, page):
     """A link to a page, opened before anyone has loaded the root, still gets app.py's
-    navigation (page titles, no "app" entry) and the view the link describes."""
+    navigation (page titles, no "app" entry) and the view the link describes. (A new tab in
+    the module's browser: Playwright's sync API allows one driver per thread.)"""
     cid = "jmvaekl_hand_label" if zoo == REAL_ZOO else "jmvae_tiny"
+    context = page.context.browser.new_context(viewport=page.viewport_size)
     with (
         streamlit_server({"MMVIZ_CHECKPOINTS": str(zoo)}, log_dir=tmp_path) as s,
-        chromium_page() as p,
+        contextlib.closing(context),
     ):
+        p = context.new_page()
         p.set_default_timeout(60_000)
         p.goto(f"{s.url}/missing?ckpt={cid}&i=7")
         wait_rendered(p)

@@ -104,12 +104,18 @@ def through_app() -> None:
     the page file alone (file names in the sidebar, an "app" entry, no icons). Turning that
     mode off and rerunning sends the same request through app.py, whose `st.navigation` finds
     the page by its URL path; the query string is kept. Every page calls this first.
+
+    Only a session's first run is rerun: nothing the user clicked can be pending then, while
+    a later rerun would drop a button's click (AppTest starts every run in the legacy mode).
     """
     from streamlit.runtime.pages_manager import PagesManager
 
+    first = not st.session_state.get(f"{KEEP}routed")
+    st.session_state[f"{KEEP}routed"] = True
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False  # what st.navigation itself sets
-        st.rerun()
+        if first:
+            st.rerun()
 
 
 
