@@ -51,6 +51,10 @@ def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
     history = train_model(model, toy_dataset(), SETTINGS, progress=False)
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump({"checksum": state_checksum(model), "history": history}, f)
+    # both ranks reach here before either tears gloo down: a rank destroying the group while
+    # the other still talks to it aborts that one ("terminate called without an active
+    # exception", seen once under load)
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
 
