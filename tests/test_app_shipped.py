@@ -7,7 +7,6 @@ metrics or results trip a page is caught (marked slow: ~150 page runs).
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from mmviz.checkpoint import CHECKPOINT_ROOT, list_ids
+from ui.bench import app_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-
-
-def app_pages() -> list[str]:
-    """The page files app.PAGES routes to (those that exist), read without running app.py."""
-    tree = ast.parse((ROOT / "app.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "PAGES" for t in node.targets
-        ):
-            return [f for f, _, _ in ast.literal_eval(node.value) if (ROOT / f).exists()]
-    raise AssertionError("app.py has no PAGES list")
 
 
 SHIPPED = list_ids(CHECKPOINT_ROOT)

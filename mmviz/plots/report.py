@@ -79,29 +79,39 @@ def robustness_heatmap(
     return _layout(fig, title, height or 110 + 26 * len(table))
 
 
+def _percent_heatmap(
+    table: pd.DataFrame, colorbar: str, hover: str, colorscale: str = "Viridis", **z_range: float
+) -> go.Figure:
+    """A table of fractions as a heatmap with each cell's percentage written in it (empty
+    where NaN), rows top to bottom in table order."""
+    z = table.to_numpy(dtype=np.float64)
+    return go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(c) for c in table.columns],
+            y=[str(i) for i in table.index],
+            zmin=0,
+            zmax=1,
+            **z_range,
+            colorscale=colorscale,
+            text=[[f"{v:.0%}" if np.isfinite(v) else "" for v in row] for row in z],
+            texttemplate="%{text}",
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": colorbar}, "thickness": 10, "tickformat": ".0%"},
+            hovertemplate=hover,
+        )
+    )
+
+
 def interaction_robustness_heatmap(
     table: pd.DataFrame, title: str | None = None, height: int | None = None
 ) -> go.Figure:
     """Binary accuracy per observed subset (rows) and interaction recipe (columns); the
     colour scale is centred on chance (50%), so a recipe that lost its only informative
     modality shows as a pale cell."""
-    z = table.to_numpy(dtype=np.float64)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[str(c) for c in table.columns],
-            y=[str(i) for i in table.index],
-            zmin=0,
-            zmid=0.5,
-            zmax=1,
-            colorscale="RdBu",
-            text=[[f"{v:.0%}" if np.isfinite(v) else "" for v in row] for row in z],
-            texttemplate="%{text}",
-            xgap=2,
-            ygap=2,
-            colorbar={"title": {"text": "acc2"}, "thickness": 10, "tickformat": ".0%"},
-            hovertemplate="observed %{y}<br>%{x}: %{z:.1%}<extra></extra>",
-        )
+    fig = _percent_heatmap(
+        table, "acc2", "observed %{y}<br>%{x}: %{z:.1%}<extra></extra>", "RdBu", zmid=0.5
     )
     fig.update_xaxes(side="top", title_text="interaction recipe")
     fig.update_yaxes(autorange="reversed", title_text="observed")
@@ -112,24 +122,7 @@ def coherence_heatmap(
     matrix: pd.DataFrame, title: str | None = None, height: int | None = None
 ) -> go.Figure:
     """Coherence (oracle agreement) of generated target modalities (columns) per source."""
-    z = matrix.to_numpy(dtype=np.float64)
-    text = [[f"{v:.0%}" if np.isfinite(v) else "" for v in row] for row in z]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[str(c) for c in matrix.columns],
-            y=[str(i) for i in matrix.index],
-            zmin=0,
-            zmax=1,
-            colorscale="Viridis",
-            text=text,
-            texttemplate="%{text}",
-            xgap=2,
-            ygap=2,
-            colorbar={"title": {"text": "coherence"}, "thickness": 10, "tickformat": ".0%"},
-            hovertemplate="%{y} → %{x}: %{z:.1%}<extra></extra>",
-        )
-    )
+    fig = _percent_heatmap(matrix, "coherence", "%{y} → %{x}: %{z:.1%}<extra></extra>")
     fig.update_xaxes(title_text="generated (target)", side="top")
     fig.update_yaxes(title_text="given (source)", autorange="reversed")
     return _layout(fig, title, height or 120 + 34 * len(matrix))
