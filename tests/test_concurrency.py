@@ -157,6 +157,8 @@ class User:
     async def tour(self, deadline: float | None, rounds: int = 2) -> None:
         """The three pages, over and over until `deadline` (once if None)."""
         query = f"ckpt={CKPT}&i={self.view['pos']}"
+        if self.think:  # a class does not click in the same millisecond: arrivals spread out
+            await asyncio.sleep(self.rng.uniform(0.0, 3.0))
         async with Session(self.url, query) as s:
             while True:
                 await self.missing(s, rounds)
