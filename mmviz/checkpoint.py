@@ -1,7 +1,9 @@
 """Checkpoints: `checkpoints/<id>/{model.safetensors, config.json, meta.json}`. Never pickles.
 
 - model.safetensors: the state dict (tensors only; safetensors refuses anything executable).
-- config.json: what rebuilds the module: registry name, config fields, modality specs.
+- config.json: what rebuilds the module: registry name, config fields, modality specs, and
+  the dtype the floating-point weights are stored in ("float32", or "float16" to halve the
+  file: the model still computes in float32, from weights rounded once when saved).
 - meta.json: provenance and results: dataset name and version, modalities, seed, code version,
   wall time, training curves, evaluation metrics, checksum of the weights.
 
@@ -37,6 +39,9 @@ from mmviz.models import MultimodalModel, model_class
 
 WEIGHTS, CONFIG, META = "model.safetensors", "config.json", "meta.json"
 FORMAT = 1
+# dtypes floating-point weights may be stored in (config.json "weights_dtype"); loading always
+# gives a float32 model
+WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 # The shipped zoo; MMVIZ_CHECKPOINTS points the app and CLI at another folder of checkpoints.
 CHECKPOINT_ROOT = Path(
     os.environ.get("MMVIZ_CHECKPOINTS") or Path(__file__).resolve().parent.parent / "checkpoints"
@@ -46,8 +51,16 @@ CHECKPOINT_ROOT = Path(
 # meta.json keys the app reads, and the JSON types they must have (a missing key or null is fine)
 META_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(
-        ("id", "model", "paper", "dataset", "dataset_version", "target", "code_version",
-         "weights_sha256"),
+        (
+            "id",
+            "model",
+            "paper",
+            "dataset",
+            "dataset_version",
+            "target",
+            "code_version",
+            "weights_sha256",
+        ),
         (str,),
     ),
     **dict.fromkeys(("seed", "parameters"), (int,)),
@@ -94,13 +107,33 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def model_config_dict(model: MultimodalModel) -> dict[str, Any]:
+def model_config_dict(model: MultimodalModel, weights_dtype: str = "float32") -> dict[str, Any]:
     return {
         "format": FORMAT,
         "model": model.name,
         "config": model.config.to_dict(),
         "specs": [s.to_dict() for s in model.specs.values()],
+        "weights_dtype": weights_dtype,
     }
+
+
+def check_weights_dtype(name: str) -> torch.dtype:
+    if name not in WEIGHTS_DTYPES:
+        raise ValueError(
+            f"weights dtype {name!r} is not supported; choose from {', '.join(WEIGHTS_DTYPES)}"
+        )
+    return WEIGHTS_DTYPES[name]
+
+
+def round_weights(model: MultimodalModel, weights_dtype: str) -> None:
+    """Round the float32 tensors of `model` in place to what `weights_dtype` can hold, so the
+    model in memory computes exactly what the saved checkpoint will (metrics measured on it
+    are the shipped model's)."""
+    dtype = check_weights_dtype(weights_dtype)
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.dtype == torch.float32 and dtype != torch.float32:
+                t.copy_(t.to(dtype).float())
 
 
 def _umask() -> int:
@@ -120,8 +153,18 @@ def make_readable(path: Path) -> None:
     os.chmod(path, mode & ~_umask())
 
 
-def save_checkpoint(model: MultimodalModel, out: str | Path, meta: dict[str, Any]) -> Path:
-    """Write model + config + meta to `out` atomically; returns the folder."""
+def save_checkpoint(
+    model: MultimodalModel,
+    out: str | Path,
+    meta: dict[str, Any],
+    weights_dtype: str = "float32",
+) -> Path:
+    """Write model + config + meta to `out` atomically; returns the folder.
+
+    weights_dtype "float16" stores float32 tensors rounded to half precision (half the bytes;
+    see `round_weights` to make the in-memory model match); other tensors are stored as they are.
+    """
+    dtype = check_weights_dtype(weights_dtype)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     recover(out)
@@ -134,11 +177,15 @@ def save_checkpoint(model: MultimodalModel, out: str | Path, meta: dict[str, Any
                 shutil.rmtree(stale)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        state = {
+            k: (v.to(dtype) if v.dtype == torch.float32 else v).detach().contiguous().cpu()
+            for k, v in model.state_dict().items()
+        }
         save_file(state, str(tmp / WEIGHTS))
         meta = {**meta, "weights_sha256": sha256_file(tmp / WEIGHTS)}
         meta.setdefault("code_version", code_version())
-        (tmp / CONFIG).write_text(json.dumps(model_config_dict(model), indent=2))
+        config = model_config_dict(model, weights_dtype)
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2))
         (tmp / META).write_text(json.dumps(meta, indent=2, default=_jsonable))
         for f in (tmp, tmp / WEIGHTS, tmp / CONFIG, tmp / META):
             make_readable(f)
@@ -305,8 +352,20 @@ class _SizeGuard(TorchFunctionMode):
     call is first sized on the meta device (no memory), so a config.json that declares huge
     layers fails fast here instead of allocating and initialising them."""
 
-    FACTORIES = frozenset({torch.empty, torch.zeros, torch.ones, torch.full, torch.rand,
-                           torch.randn, torch.randint, torch.eye, torch.arange, torch.tensor})
+    FACTORIES = frozenset(
+        {
+            torch.empty,
+            torch.zeros,
+            torch.ones,
+            torch.full,
+            torch.rand,
+            torch.randn,
+            torch.randint,
+            torch.eye,
+            torch.arange,
+            torch.tensor,
+        }
+    )
 
     def __init__(self, budget: int) -> None:
         super().__init__()
@@ -330,6 +389,13 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
     config = read_json(path / CONFIG)
     meta = read_json(path / META) if (path / META).exists() else {}
     check_meta(meta, path / META)
+    stored = config.get("weights_dtype", "float32")
+    if not isinstance(stored, str) or stored not in WEIGHTS_DTYPES:
+        raise CheckpointError(
+            f"{path / CONFIG}: weights_dtype {str(stored)[:40]!r} is not one of "
+            f"{', '.join(WEIGHTS_DTYPES)}; retrain it or restore it"
+        )
+    half = WEIGHTS_DTYPES[stored]
     weights = path / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{weights} is missing; retrain with `python -m mmviz train`")
@@ -356,6 +422,8 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
         if k in state
         and state[k].shape == expected[k].shape
         and state[k].dtype != expected[k].dtype
+        # float32 weights stored in the dtype config.json declares are upcast below
+        and not (expected[k].dtype == torch.float32 and state[k].dtype == half)
     ]
     if missing or unexpected or wrong:
         detail = "; ".join(
@@ -369,7 +437,7 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
             )
         )
         raise CheckpointError(f"{weights} does not match config.json ({detail})")
-    model.load_state_dict(state)
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -103,6 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings,
         evaluate=not args.no_eval,
         progress=not args.quiet,
+        weights_dtype=args.weights_dtype,
     )
     if path is not None:
         print(f"saved {path}")
@@ -253,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="model config field (JSON value), repeatable",
     )
     t.add_argument("--no-eval", action="store_true")
+    t.add_argument(
+        "--weights-dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="dtype the weights are stored in (float16 halves the file; metrics are measured "
+        "on the stored weights)",
+    )
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 

@@ -226,9 +226,16 @@ def run_training(
     settings: TrainSettings | None = None,
     evaluate: bool = True,
     progress: bool = True,
+    weights_dtype: str = "float32",
 ) -> Path | None:
-    """Train `model_name` on `dataset` and write the checkpoint to `out` (rank 0 only)."""
-    from mmviz.checkpoint import code_version, save_checkpoint
+    """Train `model_name` on `dataset` and write the checkpoint to `out` (rank 0 only).
+
+    weights_dtype "float16" stores the weights at half precision (half the file); they are
+    rounded before the checkpoint is written and evaluated, so its metrics are the file's.
+    """
+    from mmviz.checkpoint import check_weights_dtype, code_version, round_weights, save_checkpoint
+
+    check_weights_dtype(weights_dtype)  # fail before training, not after
 
     settings = settings or TrainSettings()
     ds = load_dataset(dataset, modalities, seed=0)
@@ -255,7 +262,8 @@ def run_training(
         "training": history,
         "metrics": {},
     }
-    path = save_checkpoint(model, out, meta)
+    round_weights(model, weights_dtype)
+    path = save_checkpoint(model, out, meta, weights_dtype)
     if evaluate:
         from mmviz.evaluate import evaluate_checkpoint
 

@@ -34,6 +34,8 @@ class Recipe:
     note: str = ""
     # False while the checkpoint is not in checkpoints/ yet (train-all builds it anyway)
     shipped: bool = True
+    # "float16" stores the weights at half precision: room for wider models in checkpoints/
+    weights_dtype: str = "float32"
 
 
 def _oracle(modality: str) -> Recipe:
@@ -226,6 +228,7 @@ def train_all(
             r.settings,
             evaluate=True,
             progress=progress,
+            weights_dtype=r.weights_dtype,
         )
         print(f"   done in {time.perf_counter() - t:.0f} s", flush=True)
     print(f"train-all: {len(chosen)} checkpoints in {time.perf_counter() - t0:.0f} s")
