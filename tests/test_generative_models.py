@@ -132,6 +132,7 @@ def test_loss_falls_on_a_fixed_batch(name):
         ("mvae", 150, {"weights": {"label": 50.0}}),
         ("jmvae", 150, {"weights": {"label": 50.0}}),
         ("mfm", 100, {}),
+        ("mfm", 200, {"conv_images": True}),
     ],
 )
 def test_label_is_learned_from_the_image(name, steps, overrides):
@@ -345,6 +346,31 @@ def test_mfm_surrogate_training_enables_missing_modality_inference():
     fresh = build("mfm", mods, seed=1)
     fresh.load_state_dict(model.state_dict())
     assert fresh.trained_surrogates == model.trained_surrogates
+
+
+def test_mfm_conv_images_reads_greyscale_images_with_the_cnn_everywhere():
+    """conv_images swaps every greyscale-image encoder (Z_y features, Z_a, surrogates) for the
+    CNN and leaves other kinds alone; colour images use the CNN either way."""
+    mods = ["hand", "print", "text", "label"]
+    plain, conv = build("mfm", mods), build("mfm", mods, conv_images=True)
+
+    def kinds(model) -> dict[str, str]:
+        nets = {f"y.{m}": e for m, e in model.y_features.items()}
+        nets.update({f"a.{m}": e for m, e in model.a_encoders.items()})
+        for key, sur in model.surrogates.items():
+            nets.update({f"s[{key}].{m}": e for m, e in sur.features.items()})
+        return {k: type(v).__name__ for k, v in nets.items()}
+
+    before, after = kinds(plain), kinds(conv)
+    assert before.keys() == after.keys() and len(before) == 3 + 3 + 6
+    for key in before:
+        if key.endswith("hand"):
+            assert (before[key], after[key]) == ("FlatEncoder", "ConvEncoder"), key
+        else:
+            assert before[key] == after[key], key
+    assert after["y.print"] == "ConvEncoder" and after["y.text"] == "TokenEncoder"
+    x, _ = batch(mods, n=5)
+    assert conv.encode(x)["hand"].mean.shape == (5, 4)
 
 
 def test_mfm_factors_decode_and_label_head():

@@ -122,11 +122,15 @@ def _gru_last(gru: nn.GRU, x: Tensor, lengths: Tensor) -> Tensor:
     return h[-1]
 
 
-def _tokens(spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool) -> nn.Module:
+def _tokens(
+    spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool, conv: bool
+) -> nn.Module:
     return TokenEncoder(spec, hidden, out_dim, recurrent=recurrent)
 
 
-def _sequence(spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool) -> nn.Module:
+def _sequence(
+    spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool, conv: bool
+) -> nn.Module:
     return (
         SequenceGRUEncoder(spec, hidden, out_dim)
         if recurrent
@@ -134,7 +138,9 @@ def _sequence(spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool)
     )
 
 
-def _flat(spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool) -> nn.Module:
+def _flat(
+    spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool, conv: bool
+) -> nn.Module:
     return FlatEncoder(spec, hidden, out_dim)
 
 
@@ -164,18 +170,24 @@ class ConvEncoder(nn.Module):
         return self.net(self.conv(x.float()))
 
 
-def _image(spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool) -> nn.Module:
-    """Colour images get the CNN, greyscale ones the reference MLP (see ConvEncoder)."""
-    if spec.shape[0] == 3:
+def _image(
+    spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool, conv: bool
+) -> nn.Module:
+    """Colour images get the CNN, greyscale ones the reference MLP unless `conv` asks for the
+    CNN too (see ConvEncoder)."""
+    if spec.shape[0] == 3 or conv:
         return ConvEncoder(spec, hidden, out_dim)
     return FlatEncoder(spec, hidden, out_dim)
 
 
-def _categorical(spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool) -> nn.Module:
+def _categorical(
+    spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool, conv: bool
+) -> nn.Module:
     return CategoricalEncoder(spec, hidden, out_dim)
 
 
-EncoderFactory = Callable[[ModalitySpec, Hidden, int, bool], nn.Module]
+# (spec, hidden, out_dim, recurrent, conv) -> module
+EncoderFactory = Callable[[ModalitySpec, Hidden, int, bool, bool], nn.Module]
 ENCODERS: dict[str, EncoderFactory] = {
     "image": _image,
     "spectrogram": _flat,
@@ -186,17 +198,18 @@ ENCODERS: dict[str, EncoderFactory] = {
 
 
 def make_encoder(
-    spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool = False
+    spec: ModalitySpec, hidden: Hidden, out_dim: int, recurrent: bool = False, conv: bool = False
 ) -> nn.Module:
     """Encoder for one modality: data (n, *shape) -> features (n, out_dim).
 
     hidden: hidden layer widths (an int means one layer); the reference MNIST encoder is
         hidden=(512, 512). recurrent: tokens and sequences read by a GRU instead of
-        mean pooling / flattening (other kinds ignore it).
+        mean pooling / flattening (other kinds ignore it). conv: greyscale images read by
+        the CNN too (colour images always are; other kinds ignore it).
     """
     if spec.kind not in ENCODERS:
         raise ValueError(f"no encoder for modality kind {spec.kind!r}; known: {sorted(ENCODERS)}")
-    return ENCODERS[spec.kind](spec, hidden, out_dim, recurrent)
+    return ENCODERS[spec.kind](spec, hidden, out_dim, recurrent, conv)
 
 
 # ---- decoders --------------------------------------------------------------------------------
