@@ -123,6 +123,8 @@ def train_model(
         params = (
             list(phase.parameters) if phase.parameters is not None else list(model.parameters())
         )
+        if phase.start is not None:
+            phase.start()
         trainable = {id(p) for p in params}
         for p in model.parameters():
             p.requires_grad_(id(p) in trainable)

@@ -373,6 +373,29 @@ def test_mfm_conv_images_reads_greyscale_images_with_the_cnn_everywhere():
     assert conv.encode(x)["hand"].mean.shape == (5, 4)
 
 
+def test_mfm_surrogate_warm_start_copies_the_main_feature_networks():
+    mods = ["hand", "text", "label"]
+    cold, warm = build("mfm", mods), build("mfm", mods, surrogate_warm_start=True)
+    assert cold.training_phases()[1].start is None
+    assert warm.training_phases()[1].start == warm.warm_start_surrogates
+    main_before = {k: v.clone() for k, v in warm.state_dict().items() if "surrogates" not in k}
+
+    def same(a: nn.Module, b: nn.Module) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                      b.state_dict().values(), strict=True))
+
+    assert not any(same(s.features[m], warm.y_features[m])
+                   for s in warm.surrogates.values() for m in s.features)
+    warm.fit_surrogates([])  # zero steps: only the warm start
+    for key, sur in warm.surrogates.items():
+        assert list(sur.features) == key.split("+")
+        for m, net in sur.features.items():
+            assert same(net, warm.y_features[m]), (key, m)
+            assert net is not warm.y_features[m]  # copied, not shared: Psi trains alone
+    after = warm.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in main_before.items())
+
+
 def test_mfm_factors_decode_and_label_head():
     mods = ["hand", "text", "label"]
     model = build("mfm", mods)

@@ -76,3 +76,29 @@ def test_fusion_robustness_table_shows_the_face_only_recipe_falling_to_chance(ci
         late = json.loads((CHECKPOINT_ROOT / "late_sentiment" / "meta.json").read_text())
         synergy_late = late["metrics"]["by_interaction"]["synergy"]
         assert metrics["by_interaction"]["synergy"] >= synergy_late + 0.10
+
+
+def _metrics(cid: str) -> dict:
+    if cid not in SHIPPED:
+        pytest.skip(f"{cid} is not in checkpoints/")
+    return json.loads((CHECKPOINT_ROOT / cid / "meta.json").read_text())["metrics"]
+
+
+def test_generative_quality_targets_that_are_met_stay_met():
+    """The generative-models issue's targets the shipped checkpoints meet, read from their
+    full-test evaluation (the re-measure test above ties those figures to the weights). The
+    ones still missed are stated, with the numbers, in the README."""
+    kl = _metrics("jmvaekl_hand_label")
+    assert kl["label_accuracy"]["hand"] >= 0.90
+    assert kl["coherence"]["label->hand"] >= 0.90  # sampled, not the posterior mean
+    mvae, nosub = _metrics("mvae_hand_label"), _metrics("mvae_hand_label_nosub")
+    assert mvae["label_accuracy"]["hand"] >= 0.90
+    assert mvae["label_accuracy"]["hand"] > nosub["label_accuracy"]["hand"]  # the ablation
+    mfm = _metrics("mfm_hand_print_label")
+    assert mfm["label_accuracy"]["hand"] >= 0.93  # the head, through the hand surrogate
+    assert mfm["label_accuracy"]["hand+print"] - mfm["label_accuracy"]["hand"] <= 0.03
+    mi = mfm["factor_mi"]
+    assert mi["y"]["class"] > 5 * mi["print"]["class"]
+    assert mi["print"]["print_fg_hue"] > 2.5 * mi["y"]["print_fg_hue"]
+    for cid in ("oracle_hand", "oracle_print", "oracle_text", "oracle_sound"):
+        assert _metrics(cid)["test_accuracy"] >= 0.95, cid

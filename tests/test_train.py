@@ -7,6 +7,7 @@ import socket
 import torch
 import torch.multiprocessing as mp
 
+from mmviz.models.mfm import MFM, MFMConfig
 from mmviz.models.oracle import OracleClassifier, OracleConfig
 from mmviz.train import TrainSettings, state_checksum, train_model
 from tests.toydata import toy_dataset
@@ -30,6 +31,30 @@ def test_same_seed_same_weights_other_seed_different():
     train_model(c, ds, TrainSettings(**{**SETTINGS.__dict__, "seed": 4}), progress=False)
     assert state_checksum(a) == state_checksum(b)
     assert state_checksum(a) != state_checksum(c)
+
+
+def test_a_phase_start_hook_runs_once_after_the_phases_before_it():
+    """MFM's surrogates warm-start from the *trained* main encoders: train_model calls the
+    surrogate phase's start hook once, after the main phase and before the surrogates step."""
+    torch.manual_seed(0)
+    ds = toy_dataset()
+    cfg = MFMConfig(hidden=16, zy_dim=4, za_dim=2, factor_dim=8, label_as_target=False,
+                    num_classes=4, surrogate_warm_start=True)
+    model = MFM(cfg, ds.specs)
+    initial = {k: v.clone() for k, v in model.y_features.state_dict().items()}
+    calls: list[dict[str, torch.Tensor]] = []
+    original = model.warm_start_surrogates
+
+    def spy() -> None:
+        calls.append({k: v.clone() for k, v in model.y_features.state_dict().items()})
+        original()
+
+    model.warm_start_surrogates = spy
+    history = train_model(model, ds, SETTINGS, progress=False)
+    assert list(history["phases"]) == ["main", "surrogate"] and len(calls) == 1
+    seen, final = calls[0], model.y_features.state_dict()
+    assert all(torch.equal(seen[k], final[k]) for k in final)  # the main phase had finished
+    assert any(not torch.equal(seen[k], initial[k]) for k in final)  # and had trained
 
 
 def _free_port() -> int:

@@ -36,6 +36,9 @@ class TrainingPhase:
     name: str
     loss: Callable[[dict[str, Tensor], dict[str, Tensor], int], tuple[Tensor, dict[str, float]]]
     parameters: list[nn.Parameter] | None = None
+    # called once just before the phase trains, after the phases before it (MFM: start the
+    # surrogates from the trained main encoders)
+    start: Callable[[], None] | None = None
 
 
 class UnsupportedSubset(ValueError):
