@@ -102,3 +102,27 @@ def test_generative_quality_targets_that_are_met_stay_met():
     assert mi["print"]["print_fg_hue"] > 2.5 * mi["y"]["print_fg_hue"]
     for cid in ("oracle_hand", "oracle_print", "oracle_text", "oracle_sound"):
         assert _metrics(cid)["test_accuracy"] >= 0.95, cid
+
+
+@pytest.mark.parametrize("cid", SHIPPED)
+def test_shipped_checkpoint_is_what_its_recipe_trains(cid):
+    """train-all must rebuild what is shipped: the model config, training settings and weight
+    dtype on disk are the zoo recipe's (a recipe edited without retraining fails here)."""
+    from dataclasses import asdict
+
+    from mmviz.models import model_class
+    from mmviz.zoo import recipe
+
+    r = recipe(cid)
+    config = json.loads((CHECKPOINT_ROOT / cid / "config.json").read_text())
+    meta = json.loads((CHECKPOINT_ROOT / cid / "meta.json").read_text())
+    cls = model_class(r.model)
+    assert config["model"] == r.model
+    def as_json(x: object) -> object:  # tuples in a config are lists once in config.json
+        return json.loads(json.dumps(x))
+
+    shipped = cls.config_class.from_dict(config["config"]).to_dict()
+    trains = cls.config_class.from_dict({**r.overrides, "seed": r.settings.seed}).to_dict()
+    assert as_json(shipped) == as_json(trains)
+    assert meta["training"]["settings"] == as_json(asdict(r.settings))
+    assert config.get("weights_dtype", "float32") == r.weights_dtype
