@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from mmviz.cli import main
 
@@ -61,3 +62,28 @@ def test_list_readme_rewrites_only_the_marked_block(tmp_path, capsys):
     assert main(["list", "--readme", str(readme)]) == 2
     assert "no <!-- results:start -->" in capsys.readouterr().err
     assert readme.read_text() == "no markers here\n"
+
+
+def test_train_weights_dtype_float16_writes_a_half_precision_checkpoint(tmp_cache, tmp_path):
+    from safetensors import safe_open
+
+    from mmviz.checkpoint import load_checkpoint
+
+    out = tmp_path / "half"
+    argv = ["train", "early_fusion", "--dataset", "sentiment", "--out", str(out), "--quiet",
+            "--max-steps", "2", "--epochs", "1", "--no-eval", "--weights-dtype", "float16"]
+    assert main(argv) == 0
+    assert json.loads((out / "config.json").read_text())["weights_dtype"] == "float16"
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        dtypes = {str(f.get_slice(k).get_dtype()) for k in f.keys()}  # noqa: SIM118
+    assert "F16" in dtypes and "F32" not in dtypes
+    model = load_checkpoint(out).model
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_train_refuses_an_unknown_weights_dtype(tmp_cache, capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        main(["train", "early_fusion", "--dataset", "sentiment", "--out", str(tmp_path / "x"),
+              "--weights-dtype", "int8"])
+    assert "invalid choice: 'int8'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
