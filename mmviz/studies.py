@@ -669,6 +669,10 @@ MFM_DATASETS: dict[str, tuple[str, list[str] | None, str]] = {
 def study_mfm_ablations(quick: bool, seed: int, progress: bool) -> dict[str, Any]:
     from mmviz.zoo import recipe
 
+    zoo_budget = " and ".join(
+        f"{r.settings.epochs} + {r.settings.phase_epochs.get('surrogate', r.settings.epochs)}"
+        for r in (recipe(rid) for _, _, rid in MFM_DATASETS.values())
+    )
     plans = {
         "digits": {"epochs": 15, "surrogate_epochs": 5, "batch_size": 100},
         "sentiment": {"epochs": 6, "surrogate_epochs": 2, "batch_size": 32},
@@ -732,7 +736,7 @@ def study_mfm_ablations(quick: bool, seed: int, progress: bool) -> dict[str, Any
                 "surrogates" + (f", {p['max_steps']} steps per phase" if p["max_steps"] else "")
                 for d, p in plans.items()
             )
-            + " (the zoo trains 50 + 15 and 20 + 8); one seed; sizes from the zoo's MFM "
+            + f" (the zoo trains {zoo_budget}); one seed; sizes from the zoo's MFM "
             "recipes, with their early stopping (patience 5)."
         ),
     }
