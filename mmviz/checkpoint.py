@@ -395,7 +395,7 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
             f"{path / CONFIG}: weights_dtype {str(stored)[:40]!r} is not one of "
             f"{', '.join(WEIGHTS_DTYPES)}; retrain it or restore it"
         )
-    half = WEIGHTS_DTYPES[stored]
+    stored_dtype = WEIGHTS_DTYPES[stored]
     weights = path / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{weights} is missing; retrain with `python -m mmviz train`")
@@ -423,7 +423,7 @@ def load_checkpoint(ref: str | Path) -> Checkpoint:
         and state[k].shape == expected[k].shape
         and state[k].dtype != expected[k].dtype
         # float32 weights stored in the dtype config.json declares are upcast below
-        and not (expected[k].dtype == torch.float32 and state[k].dtype == half)
+        and not (expected[k].dtype == torch.float32 and state[k].dtype == stored_dtype)
     ]
     if missing or unexpected or wrong:
         detail = "; ".join(
