@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-eval", action="store_true")
     t.add_argument(
         "--weights-dtype",
+        # checkpoint.WEIGHTS_DTYPES' names, spelled out so that parsing needs no torch import
         choices=["float32", "float16"],
         default="float32",
         help="dtype the weights are stored in (float16 halves the file; metrics are measured "

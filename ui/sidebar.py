@@ -118,7 +118,6 @@ def through_app() -> None:
             st.rerun()
 
 
-
 @contextlib.contextmanager
 def guard(what: str, model: Any = None) -> Iterator[None]:
     """Show a failure of this section as a message, never a traceback; the page goes on.
