@@ -174,6 +174,42 @@ def test_mvae_subsample_false_is_the_joint_elbo_only():
     assert pairs <= {"hand+text", "hand+label", "text+label"}
 
 
+
+def test_mvae_loss_runs_each_expert_once_and_equals_the_sum_of_subset_elbos():
+    """The sub-sampled objective reuses one pass of every expert network across its subsets'
+    products of experts; that is an economy, not a new objective: same value, same gradient."""
+    mods = ["hand", "print", "text", "label"]
+    x, y = batch(mods, n=16)
+    model = build("mvae", mods, weights={"label": 3.0}, k_subsets=2)
+    calls = dict.fromkeys(mods, 0)
+
+    def counter(m):
+        def hook(*_):
+            calls[m] += 1
+        return hook
+
+    handles = [model.experts[m].register_forward_hook(counter(m)) for m in mods]
+    torch.manual_seed(5)
+    loss, _ = model.loss(x, y, 400)
+    for h in handles:
+        h.remove()
+    assert calls == dict.fromkeys(mods, 1)
+
+    torch.manual_seed(5)
+    beta = min(1.0, 400 / model.config.anneal_steps) if model.config.anneal_steps else 1.0
+    reference = sum(
+        (-model.elbo_terms(x, s, beta=beta, weighted=True)["elbo"]).mean()
+        for s in model.training_subsets(mods)
+    )
+    assert torch.equal(loss, reference)
+    params = list(model.parameters())
+    for a, b in zip(torch.autograd.grad(loss, params, allow_unused=True),
+                    torch.autograd.grad(reference, params, allow_unused=True), strict=True):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
 def test_kl_annealing_is_linear_in_steps():
     x, y = batch(["hand", "label"])
     model = build("mvae", ["hand", "label"], anneal_steps=100, beta=2.0)
@@ -346,6 +382,30 @@ def test_mfm_surrogate_training_enables_missing_modality_inference():
     fresh = build("mfm", mods, seed=1)
     fresh.load_state_dict(model.state_dict())
     assert fresh.trained_surrogates == model.trained_surrogates
+
+
+def test_mfm_surrogates_share_one_pass_of_the_frozen_codes_without_changing_the_loss():
+    """surrogates_loss computes the frozen model's codes once per batch: loss and every
+    surrogate gradient must equal the sum of the per-surrogate losses, each recomputing them."""
+    mods = ["hand", "print", "text", "label"]
+    model = build("mfm", mods)
+    x, y = batch(mods, n=16)
+    params = list(model.surrogates.parameters())
+
+    def grads(loss: torch.Tensor) -> list[torch.Tensor]:
+        return [g if g is not None else torch.zeros_like(p)
+                for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True),
+                                strict=True)]
+
+    shared, terms = model.surrogates_loss(x, y, 0)
+    separate = sum(
+        model.surrogate_loss(x, y, [m for m in model.inputs if m not in key.split("+")])[0]
+        for key in model.surrogate_keys
+    )
+    assert len(terms) == len(model.surrogate_keys) == 3
+    assert torch.equal(shared, separate)
+    for a, b in zip(grads(shared), grads(separate), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_mfm_conv_images_reads_greyscale_images_with_the_cnn_everywhere():

@@ -396,22 +396,28 @@ class MFM(MultimodalModel):
 
     # ---- surrogate inference -------------------------------------------------------------
     def surrogate_loss(
-        self, inputs: dict[str, Tensor], targets: dict[str, Tensor], missing: str | Collection[str]
+        self,
+        inputs: dict[str, Tensor],
+        targets: dict[str, Tensor],
+        missing: str | Collection[str],
+        target_codes: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         """Loss of the surrogate for the subset left when `missing` is removed.
 
         MSE to the frozen full model's codes (z_y and each missing z_a) + lambda_y times the
         prediction loss + the weighted reconstruction of every input modality, all decoded
         through the frozen G, F and D. Only the surrogate's parameters should be stepped:
-        `training_phases` hands the trainer exactly those.
+        `training_phases` hands the trainer exactly those. `target_codes` are those frozen
+        codes when the caller already has them (one pass serves every surrogate of a batch).
         """
         gone = [missing] if isinstance(missing, str) else list(missing)
         obs = [m for m in self.inputs if m not in gone]
         key = subset_name(obs)
         if key not in self.surrogates:
             raise UnsupportedSubset(f"MFM has no surrogate for observing {{{', '.join(obs)}}}")
-        with torch.no_grad():
-            target_codes = self.full_codes(inputs)
+        if target_codes is None:
+            with torch.no_grad():
+                target_codes = self.full_codes(inputs)
         guess = self.surrogates[key](inputs)
         code = sum(nn.functional.mse_loss(guess[g], target_codes[g]) for g in guess)
         z = {**{m: target_codes[m] for m in obs}, **guess}
@@ -432,10 +438,12 @@ class MFM(MultimodalModel):
         """All surrogates' losses summed (one training phase). A training call (train mode,
         gradients on) marks the surrogates as trained, so that `encode` accepts them."""
         total, terms = torch.zeros(()), {}
+        with torch.no_grad():  # the frozen model's codes: computed once, not once per surrogate
+            codes = self.full_codes(inputs)
         for key in self.surrogate_keys:
             obs = key.split("+")
             missing = [m for m in self.inputs if m not in obs]
-            loss, _ = self.surrogate_loss(inputs, targets, missing)
+            loss, _ = self.surrogate_loss(inputs, targets, missing, codes)
             total = total + loss
             terms[f"surrogate[{key}]"] = loss.item()
         if self.training and torch.is_grad_enabled():

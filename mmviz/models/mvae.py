@@ -159,22 +159,31 @@ class MVAE(LabelDecoderUses, MultimodalModel):
         return {"z": self.config.latent_dim}
 
     # ---- inference ---------------------------------------------------------------------
+    def expert(self, inputs: dict[str, Tensor], m: str) -> tuple[Tensor, Tensor]:
+        """Modality m's Gaussian expert q~(z | x_m): (mean, logvar), each (n, d)."""
+        mu, raw = self.experts[m](inputs[m]).chunk(2, dim=-1)
+        return mu, self._logvar(raw)
+
     def expert_params(
-        self, inputs: dict[str, Tensor], observed: Iterable[str]
+        self,
+        inputs: dict[str, Tensor],
+        observed: Iterable[str],
+        experts: dict[str, tuple[Tensor, Tensor]] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Each observed modality's Gaussian expert, stacked: (mean, logvar), each (|S|, n, d)."""
-        mus, logvars = [], []
-        for m in observed:
-            mu, raw = self.experts[m](inputs[m]).chunk(2, dim=-1)
-            mus.append(mu)
-            logvars.append(self._logvar(raw))
-        return torch.stack(mus), torch.stack(logvars)
+        """Each observed modality's Gaussian expert, stacked: (mean, logvar), each (|S|, n, d).
+        `experts` holds ones already computed (the loss runs each network once per batch)."""
+        known = experts or {}
+        pairs = [known[m] if m in known else self.expert(inputs, m) for m in observed]
+        return torch.stack([mu for mu, _ in pairs]), torch.stack([lv for _, lv in pairs])
 
     def encode(
-        self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None
+        self,
+        inputs: dict[str, Tensor],
+        observed: Iterable[str] | None = None,
+        experts: dict[str, tuple[Tensor, Tensor]] | None = None,
     ) -> dict[str, Posterior]:
         obs = self.check_observed(observed)
-        mean, logvar = self._combine(*self.expert_params(inputs, obs))
+        mean, logvar = self._combine(*self.expert_params(inputs, obs, experts))
         return {"z": Posterior(mean, logvar)}
 
     def decode(
@@ -190,6 +199,7 @@ class MVAE(LabelDecoderUses, MultimodalModel):
         subset: Collection[str] | None = None,
         beta: float = 1.0,
         weighted: bool = False,
+        experts: dict[str, tuple[Tensor, Tensor]] | None = None,
     ) -> dict[str, Tensor]:
         """One-sample ELBO(S) per sample: "recon" (sum over S of [lambda_i] log p(x_i|z)),
         "kl" (closed form), "elbo" = recon - beta kl, and "ll[m]" per modality (unweighted).
@@ -198,7 +208,7 @@ class MVAE(LabelDecoderUses, MultimodalModel):
         the training loss uses the lambdas and the annealed beta.
         """
         obs = self.check_observed(subset)
-        post = self.encode(inputs, obs)["z"]
+        post = self.encode(inputs, obs, experts)["z"]
         params = self.decode({"z": post.sample()}, obs)
         out: dict[str, Tensor] = {}
         recon = 0.0
@@ -236,8 +246,12 @@ class MVAE(LabelDecoderUses, MultimodalModel):
         available = [m for m in self.modalities if m in inputs]
         total = torch.zeros(())
         terms: dict[str, float] = {"beta": beta}
-        for subset in self.training_subsets(available):
-            t = self.elbo_terms(inputs, subset, beta=beta, weighted=True)
+        subsets = self.training_subsets(available)
+        # every subset's PoE reuses one pass of each expert network: with five modalities the
+        # sub-sampled objective would otherwise run each expert 2-3 times per batch
+        experts = {m: self.expert(inputs, m) for m in available} if len(subsets) > 1 else None
+        for subset in subsets:
+            t = self.elbo_terms(inputs, subset, beta=beta, weighted=True, experts=experts)
             total = total + (-t["elbo"]).mean()
             key = "all" if len(subset) == len(available) else subset_name(subset)
             terms[f"recon[{key}]"] = t["recon"].mean().item()
