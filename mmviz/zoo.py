@@ -190,7 +190,7 @@ ZOO: list[Recipe] = [
         DIGITS5,
         "surrogates for every single input and every leave-one-out; hidden 64 keeps "
         "checkpoints/ within its size budget, and the MLP for `hand` keeps its training "
-        "near 5 minutes (with the CNN, 8 surrogates took over 20)",
+        "near 6 minutes on 2 cores (with the CNN, 8 surrogates took over 20)",
         MFM_DIGITS5_SETTINGS,
         weights_dtype="float16",
         **{**MFM, "hidden": 64, "conv_images": False},
