@@ -125,6 +125,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_check(args: argparse.Namespace) -> int:
+    """Every demo-quality target over the shipped generative checkpoints, with pass/fail.
+
+    Exits 0 whether targets pass or not (the figures are the output); 2 only when it cannot
+    run (no checkpoint, a broken one)."""
+    from mmviz.demo import demo_check
+
+    report = demo_check(
+        only=args.only, from_meta=args.from_meta, progress=not args.json, write=args.write
+    )
+    if args.json:
+        _print(report, True)
+        return 0
+    for t in report["targets"]:
+        value = "n/a" if t["value"] is None else f"{t['value']:.3g}"
+        mark = "PASS" if t["pass"] else "miss"
+        cid, name, limit = t["checkpoint"], t["name"], f"{t['op']} {t['threshold']}"
+        print(f"{mark}  {cid:<22} {name:<44} {value:>8} {limit}")
+    print(f"default checkpoint (best demo score): {report['default']}")
+    for cid, score in report["scores"].items():
+        print(f"  {cid:<22} score {score if score is None else round(score, 3)}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from mmviz.zoo import checkpoint_table
 
@@ -277,6 +301,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-write", action="store_true")
     e.add_argument("--quick", action="store_true", help="a slice of the test set")
     e.set_defaults(func=cmd_eval)
+
+    dc = sub.add_parser(
+        "demo-check", help="judge the shipped generative models by what the pages show"
+    )
+    dc.add_argument("--json", action="store_true")
+    dc.add_argument("--only", nargs="*", help="checkpoint ids (default: every generative one)")
+    dc.add_argument(
+        "--from-meta", action="store_true", help="read the suite stored in meta.json, do not rerun"
+    )
+    dc.add_argument(
+        "--write", action="store_true", help="store each rerun suite in its meta.json"
+    )
+    dc.set_defaults(func=cmd_demo_check)
 
     ls = sub.add_parser("list", help="list checkpoints with headline metrics")
     ls.add_argument("--json", action="store_true")

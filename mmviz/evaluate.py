@@ -29,6 +29,7 @@ EVAL_BATCH = 500
 COHERENCE_DRAWS = 3
 COHERENCE_SAMPLES = 1000  # coherence is judged on the first 1,000 test samples (speed)
 IW_SAMPLES = 100
+QUICK_DEMO_SAMPLES = 200  # the demo suite's slice in `--quick` runs and CI
 
 
 def subsets(names: list[str], min_size: int = 1) -> list[tuple[str, ...]]:
@@ -270,6 +271,11 @@ def evaluate_model(
     for name, fn in EXTRA_METRICS.items():
         if hasattr(model, name):
             metrics.update(fn(model, ds, limit))
+    if model.latent_groups and ds.name == "digits":
+        from mmviz.demo import DEMO_SAMPLES, demo_suite
+
+        # what the pages show a person, judged against the true class (see mmviz/demo.py)
+        metrics["demo"] = demo_suite(model, ds, QUICK_DEMO_SAMPLES if quick else DEMO_SAMPLES)
     return metrics
 
 

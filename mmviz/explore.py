@@ -45,6 +45,9 @@ class CheckpointInfo:
     wall_time_s: float | None = None
     parameters: int | None = None
     problem: str | None = None  # why config/meta could not be read; the page says so
+    purpose: str = ""  # one line: what it is good for, or kept to show
+    demo_score: float | None = None  # the demo suite's ranking figure (mmviz/demo.py)
+    default: bool = False  # the best demo score: the checkpoint the app opens on
 
     @property
     def generative(self) -> bool:
@@ -66,7 +69,7 @@ def catalog(root: Path | None = None) -> list[CheckpointInfo]:
     what is wrong with it instead of hiding it.
     """
     from mmviz import checkpoint as ck
-    from mmviz.zoo import read_meta_summary
+    from mmviz.zoo import default_id, purpose, read_meta_summary
 
     root = Path(root) if root is not None else Path(ck.CHECKPOINT_ROOT)
     out = []
@@ -94,8 +97,13 @@ def catalog(root: Path | None = None) -> list[CheckpointInfo]:
                 wall_time_s=summary["wall_time_s"],
                 parameters=summary["parameters"],
                 problem=problem,
+                purpose=purpose(cid),
+                demo_score=summary["demo_score"],
             )
         )
+    best = default_id({i.id: i.demo_score for i in out})
+    for info in out:
+        info.default = info.id == best
     return out
 
 
@@ -481,8 +489,10 @@ class CrossModalView:
     samples[m]: (n, *data shape) in data space. predictions[m]: (n,) oracle classes.
     agreement[m]: fraction of draws whose oracle class equals `reference`, for each generated
         (not observed) modality that could be judged: the coherence of this condition.
-    reference: the class the condition stands for (given, or the draws' majority vote:
-        reference_source says which). unjudged: generated modalities with no oracle.
+    reference: the class the condition names (given by the caller, else the observed label,
+        the digit a phrase names, or an oracle's reading of an observed input; never the
+        draws' majority): reference_source says which. unjudged: generated modalities with
+        no oracle.
     prior_groups: latent groups drawn from the prior instead of the posterior.
     """
 
@@ -494,6 +504,35 @@ class CrossModalView:
     reference_source: str
     unjudged: list[str]
     prior_groups: list[str]
+
+
+def condition_class(
+    model: MultimodalModel,
+    inputs: dict[str, Tensor],
+    observed: Iterable[str],
+    judges: dict[str, Judge] | None = None,
+) -> tuple[int | None, str]:
+    """The class the condition names, and where that came from: the observed label, else the
+    digit a typed phrase names, else what an oracle reads in an observed drawing, photo or
+    sound. Never the draws' own majority: broken draws would then agree with themselves."""
+    from mmviz.data.digits import TEXT_VOCAB, class_named_by
+
+    obs = list(observed)
+    label = model.label_modality
+    if label in obs:
+        return int(inputs[label].reshape(-1)[0]), f"the given {label}"
+    for m in obs:
+        spec = model.specs[m]
+        if spec.kind == "tokens" and spec.vocab == TEXT_VOCAB:
+            named = class_named_by(inputs[m][0].numpy())
+            if named is not None:
+                return named, f"the digit the {m} names"
+    for m in obs:
+        if judges and m in judges:
+            with torch.inference_mode():
+                read = int(judges[m](inputs[m][:1].float()).argmax(-1)[0])
+            return read, f"what oracle_{m} reads in the given {m}"
+    return None, "none: the condition names no class"
 
 
 @torch.inference_mode()
@@ -550,9 +589,8 @@ def cross_modal(
             unjudged.append(m)
     generated = {m: p for m, p in preds.items() if m not in obs}  # coherence: generated only
     source = "given"
-    if reference is None and generated:
-        votes = np.concatenate(list(generated.values()))
-        reference, source = int(np.bincount(votes).argmax()), "majority of the draws"
+    if reference is None:
+        reference, source = condition_class(model, inputs, obs, judges)
     agreement = (
         {m: float((p == reference).mean()) for m, p in generated.items()}
         if reference is not None
@@ -564,7 +602,7 @@ def cross_modal(
         preds,
         agreement,
         reference,
-        source if reference is not None else "none",
+        source,
         unjudged,
         prior_groups,
     )

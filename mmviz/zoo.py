@@ -36,6 +36,8 @@ class Recipe:
     shipped: bool = True
     # "float16" stores the weights at half precision: room for wider models in checkpoints/
     weights_dtype: str = "float32"
+    # one line on the card: what the checkpoint is good for, or what it is kept to show
+    purpose: str = ""
 
 
 def _oracle(modality: str) -> Recipe:
@@ -47,6 +49,7 @@ def _oracle(modality: str) -> Recipe:
         overrides={"modality": modality},
         settings=TrainSettings(epochs=15, batch_size=64, lr=1e-3, patience=4),
         note="independent judge of generated samples (coherence)",
+        purpose=f"the judge that says which digit a generated `{modality}` shows",
     )
 
 
@@ -231,6 +234,31 @@ ZOO: list[Recipe] = [
     ),
 ]
 
+PURPOSES = {
+    "mvae_hand_label": "the product of experts on image + label: the classic MVAE demo",
+    "mvae_hand_label_nosub": "MVAE without sub-sampling, for the ablation: the label expert "
+    "never learns to work alone",
+    "jmvae_hand_label": "the zero-filling baseline the JMVAE paper argues against",
+    "jmvaekl_hand_label": "JMVAE-kl: the sharpest label -> image generation in the zoo",
+    "mvae_digits5": "one expert per modality serving all 31 subsets; shows PoE's weakness "
+    "with many modalities",
+    "mfm_hand_print_label": "shared vs modality-specific factors on hand + print",
+    "mfm_digits5": "MFM's surrogate inference with up to four modalities missing",
+    "tfn_sentiment": "tensor fusion: every unimodal, bimodal and trimodal interaction",
+    "lmf_sentiment": "low-rank fusion: TFN's interactions with ~100x fewer fusion weights",
+    "early_sentiment": "concatenate-then-predict: the strongest simple baseline here",
+    "late_sentiment": "a vote of unimodal predictions: misses sarcasm (synergy)",
+    "mfm_sentiment": "MFM on sequences, with LMF as its multimodal encoder",
+}
+for _r in ZOO:
+    _r.purpose = _r.purpose or PURPOSES.get(_r.id, "")
+
+
+def purpose(cid: str) -> str:
+    """The card's one line for a shipped checkpoint ('' for anyone else's)."""
+    return next((r.purpose for r in ZOO if r.id == cid), "")
+
+
 RANKS = (1, 2, 4, 8, 16)
 RESULTS_ROOT = CHECKPOINT_ROOT.parent / "results"
 
@@ -332,6 +360,7 @@ HEADLINES: list[tuple[str, tuple[str, ...]]] = [
     ("acc2", ("acc2",)),
     ("mae", ("mae",)),
     ("log p(hand)", ("loglik", "hand")),
+    ("demo score", ("demo", "score")),
 ]
 
 
@@ -409,24 +438,37 @@ def read_meta_summary(path: Path) -> tuple[dict[str, Any], str | None]:
         "headline": headline,
         "wall_time_s": checked("wall_time_s", optional_number, None),
         "parameters": int(params) if params is not None else None,
+        "demo_score": _number(_dig(meta.get("metrics"), ("demo", "score"))),
     }
     return summary, "; ".join(problems) or None
+
+
+def default_id(scores: dict[str, float | None]) -> str | None:
+    """The checkpoint the app opens on: the best demo score (demo suite, mmviz/demo.py)."""
+    scored = {cid: v for cid, v in scores.items() if v is not None}
+    return max(sorted(scored), key=lambda cid: scored[cid]) if scored else None
 
 
 def checkpoint_table(root: Path = CHECKPOINT_ROOT) -> list[dict[str, Any]]:
     """One row per checkpoint on disk: id, model, dataset, modalities and headline metrics."""
     rows = []
+    scores = {}
     for cid in list_ids(root):
         summary, problem = read_meta_summary(root / cid)
+        scores[cid] = summary["demo_score"]
         rows.append(
             {
                 "id": cid,
                 "model": summary["model"],
                 "dataset": summary["dataset"],
                 "modalities": summary["modalities"],
+                "purpose": purpose(cid),
                 "headline": {k: round(v, 3) for k, v in summary["headline"].items()},
                 "wall_time_s": summary["wall_time_s"],
                 "problem": problem,
             }
         )
+    best = default_id(scores)
+    for row in rows:
+        row["default"] = row["id"] == best
     return rows

@@ -123,7 +123,10 @@ with guard("Coherence"):
     c1, c2 = st.columns([2, 3])
     with c1:
         if view.reference is None:
-            st.info("No class to compare with: no oracle judged any draw.")
+            st.info(
+                "No class to compare with: the condition names no digit (type a number word, "
+                "give the label, or draw a digit)."
+            )
         else:
             src = ref_text or view.reference_source
             st.metric("reference class", view.reference, f"from {src}", delta_color="off")

@@ -47,7 +47,11 @@ PAGES = {
 
 def card(info) -> None:
     with st.container(border=True):
-        st.markdown(f"#### {info.id}")
+        st.markdown(f"#### {info.id}" + (" ⭐" if info.default else ""))
+        if info.purpose:
+            st.markdown(f"*{info.purpose}*")
+        if info.default:
+            st.caption("⭐ best on the demo-quality suite (`mmviz demo-check`): opened first")
         if info.problem:
             st.error(f"cannot be read: {info.problem}")
         st.caption(f"**{info.model}** on `{info.dataset}` · {info.paper or 'no paper recorded'}")

@@ -245,9 +245,43 @@ def test_cross_modal_samples_and_agreement(models, sample):
     np.testing.assert_array_equal(v.samples["print"], again.samples["print"])  # seeded
     assert set(v.agreement) == {"hand"}  # coherence is about generated modalities only
     assert set(v.predictions) == {"hand", "label"}
-    maj = ex.cross_modal(m, sample, ["text"], n=4, judges={"hand": always3})
-    assert maj.reference_source == "majority of the draws"
-    assert 0 <= maj.agreement["label"] <= 1 and maj.agreement["hand"] == 1.0
+
+
+
+def test_cross_modal_judges_against_the_class_the_condition_names(models, sample):
+    """A typed phrase is judged against the digit it names, never the draws' own majority:
+    draws that all show a 3 for "sieben" agree 0%, not 100%."""
+    from mmviz.data.digits import encode_text
+
+    m = models["mvae_tiny5"]
+    always3 = lambda x: torch.nn.functional.one_hot(torch.full((x.shape[0],), 3), 10).float()  # noqa: E731
+    typed = {**sample, "text": torch.from_numpy(encode_text("sieben")[0])[None]}
+    v = ex.cross_modal(m, typed, ["text"], n=4, judges={"hand": always3})
+    assert v.reference == 7 and "names" in v.reference_source
+    assert v.agreement["hand"] == 0.0
+    three = {**sample, "text": torch.from_numpy(encode_text("the digit three")[0])[None]}
+    assert ex.cross_modal(m, three, ["text"], n=4, judges={"hand": always3}).agreement["hand"] == 1
+    # a drawing is read by its oracle; a phrase naming no digit gives no reference at all
+    drawn = ex.cross_modal(m, sample, ["hand"], n=3, judges={"hand": always3})
+    assert drawn.reference == 3 and "oracle_hand" in drawn.reference_source
+    vague = {**sample, "text": torch.from_numpy(encode_text("hello")[0])[None]}
+    none = ex.cross_modal(m, vague, ["text"], n=3, judges={"hand": always3})
+    assert none.reference is None and none.agreement == {}
+    # the label, when observed, wins over everything else
+    labelled = {**typed, "label": torch.tensor([5])}
+    both = ex.cross_modal(m, labelled, ["text", "label"], n=3, judges={"hand": always3})
+    assert both.reference == 5
+
+
+def test_class_named_by_phrases():
+    from mmviz.data.digits import NUMBER_WORDS, class_named_by, encode_text
+
+    for words in NUMBER_WORDS.values():
+        for d, w in enumerate(words):
+            assert class_named_by(encode_text(f"the answer is {w}")[0]) == d
+    assert class_named_by(encode_text("7")[0]) == 7 and class_named_by(encode_text("funf")[0]) == 5
+    assert class_named_by(encode_text("one two")[0]) is None  # two digits: no single class
+    assert class_named_by(encode_text("the digit")[0]) is None
 
 
 def test_cross_modal_mfm_draws_style_from_prior(models, sample):

@@ -187,10 +187,11 @@ def choose_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
     """
     infos = catalog()
     by_id = {i.id: i for i in infos}
-    order = {"mvae": 0, "jmvae": 1, "mfm": 2}  # the richest demo (MVAE, most modalities) first
+    # the best demo score first (the default), then by kind and number of modalities
+    order = {"mvae": 0, "jmvae": 1, "mfm": 2}
     ok = sorted(
         (i for i in infos if applies(i) is None),
-        key=lambda i: (order.get(i.model, 3), -len(i.modalities), i.id),
+        key=lambda i: (not i.default, order.get(i.model, 3), -len(i.modalities), i.id),
     )
     ok_ids = {i.id for i in ok}
     url = url_once("ckpt")

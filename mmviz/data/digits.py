@@ -133,6 +133,28 @@ def decode_text(ids: np.ndarray) -> str:
     return " ".join(words)
 
 
+def _digit_of_word() -> dict[str, int]:
+    """Every number word (in each language, accents folded too) and numeral -> its digit."""
+    out: dict[str, int] = {str(d): d for d in range(10)}
+    for words in NUMBER_WORDS.values():
+        for d, w in enumerate(words):
+            out[w] = d
+            out[_fold(w)] = d
+    return out
+
+
+def class_named_by(ids: np.ndarray) -> int | None:
+    """The digit a phrase names (its number word or numeral), or None when it names none or
+    names two different digits: a typed condition is judged against what it says."""
+    table = _digit_of_word()
+    named = {
+        table[TEXT_VOCAB[i]]
+        for i in np.asarray(ids).reshape(-1).tolist()
+        if 1 < i < len(TEXT_VOCAB) and TEXT_VOCAB[i] in table
+    }
+    return named.pop() if len(named) == 1 else None
+
+
 @lru_cache(maxsize=1)
 def _phrase_table() -> np.ndarray:
     """(templates, languages, 10, TEXT_LEN) token ids of every phrase."""
