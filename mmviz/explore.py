@@ -25,7 +25,7 @@ from mmviz.data.base import ModalitySpec, MultimodalDataset
 from mmviz.models.base import MultimodalModel, Posterior, UnsupportedSubset, to_data_space
 from mmviz.models.stats import kl_normal
 
-GENERATIVE_MODELS = ("mvae", "jmvae", "mfm")  # fallback when meta.json lacks latent_groups
+GENERATIVE_MODELS = ("mvae", "jmvae", "mfm", "mopoe")  # fallback when meta.json lacks latent_groups
 
 # ---- the checkpoint catalogue ---------------------------------------------------------------
 

@@ -179,6 +179,27 @@ ZOO: list[Recipe] = [
         latent_dim=32,
     ),
     _digits(
+        "mopoe",
+        "mopoe_digits5",
+        DIGITS5,
+        "MoPoE-VAE: a mixture over all 31 subsets' products of experts; every component is "
+        "trained to explain all five modalities",
+        DIGITS5_SETTINGS,
+        weights_dtype="float16",
+        hidden=128,
+        latent_dim=32,
+    ),
+    _digits(
+        "mmvae",
+        "mmvae_digits5",
+        DIGITS5,
+        "MMVAE: a mixture of the five unimodal experts, stratified bound with DReG (K = 1)",
+        DIGITS5_SETTINGS,
+        weights_dtype="float16",
+        hidden=128,
+        latent_dim=32,
+    ),
+    _digits(
         "mfm",
         "mfm_hand_print_label",
         ["hand", "print", "label"],
@@ -243,6 +264,8 @@ PURPOSES = {
     "mvae_digits5": "one expert per modality serving all 31 subsets; shows PoE's weakness "
     "with many modalities",
     "mfm_hand_print_label": "shared vs modality-specific factors on hand + print",
+    "mopoe_digits5": "MoPoE: PoE's sharpness and the mixture's coherence on all five modalities",
+    "mmvae_digits5": "MMVAE: a mixture of unimodal experts, the coherent generator on five",
     "mfm_digits5": "MFM's surrogate inference with up to four modalities missing",
     "tfn_sentiment": "tensor fusion: every unimodal, bimodal and trimodal interaction",
     "lmf_sentiment": "low-rank fusion: TFN's interactions with ~100x fewer fusion weights",

@@ -28,7 +28,13 @@ with st.expander("What am I looking at?"):
         "are single-modality classifiers that judge what the generative models produce."
     )
 
-KIND = {"mvae": "generative", "jmvae": "generative", "mfm": "generative", "oracle": "oracle"}
+KIND = {
+    "mvae": "generative",
+    "mopoe": "generative",
+    "jmvae": "generative",
+    "mfm": "generative",
+    "oracle": "oracle",
+}
 SECTIONS = [
     (
         "generative",

@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from mmviz.data.base import ModalitySpec
 from mmviz.models import MODELS, UnsupportedSubset, log_likelihood, model_class
@@ -21,7 +21,7 @@ from mmviz.models.stats import product_of_experts
 
 torch.set_num_threads(1)
 
-GENERATIVE = ["mvae", "jmvae", "mfm"]
+GENERATIVE = ["mvae", "jmvae", "mfm", "mopoe", "mmvae"]
 DIGITS = tuple(str(i) for i in range(10))
 SPECS = {
     "hand": ModalitySpec("hand", "image", (1, 28, 28), "bernoulli", value_range=(0.0, 1.0)),
@@ -41,6 +41,8 @@ SMALL = {
     "mvae": {"latent_dim": 8, "hidden": 32, "anneal_steps": 0},
     "jmvae": {"latent_dim": 8, "hidden": 32, "anneal_steps": 0},
     "mfm": {"zy_dim": 6, "za_dim": 4, "factor_dim": 16, "hidden": 32},
+    "mopoe": {"latent_dim": 8, "hidden": 32},
+    "mmvae": {"latent_dim": 8, "hidden": 32, "k": 2},
 }
 
 
@@ -133,6 +135,8 @@ def test_loss_falls_on_a_fixed_batch(name):
         ("jmvae", 150, {"weights": {"label": 50.0}}),
         ("mfm", 100, {}),
         ("mfm", 200, {"conv_images": True}),
+        ("mopoe", 150, {"weights": {"label": 50.0}}),
+        ("mmvae", 150, {"weights": {"label": 50.0}}),
     ],
 )
 def test_label_is_learned_from_the_image(name, steps, overrides):
@@ -174,7 +178,6 @@ def test_mvae_subsample_false_is_the_joint_elbo_only():
     assert pairs <= {"hand+text", "hand+label", "text+label"}
 
 
-
 def test_mvae_loss_runs_each_expert_once_and_equals_the_sum_of_subset_elbos():
     """The sub-sampled objective reuses one pass of every expert network across its subsets'
     products of experts; that is an economy, not a new objective: same value, same gradient."""
@@ -186,6 +189,7 @@ def test_mvae_loss_runs_each_expert_once_and_equals_the_sum_of_subset_elbos():
     def counter(m):
         def hook(*_):
             calls[m] += 1
+
         return hook
 
     handles = [model.experts[m].register_forward_hook(counter(m)) for m in mods]
@@ -203,12 +207,16 @@ def test_mvae_loss_runs_each_expert_once_and_equals_the_sum_of_subset_elbos():
     )
     assert torch.equal(loss, reference)
     params = list(model.parameters())
-    for a, b in zip(torch.autograd.grad(loss, params, allow_unused=True),
-                    torch.autograd.grad(reference, params, allow_unused=True), strict=True):
+    for a, b in zip(
+        torch.autograd.grad(loss, params, allow_unused=True),
+        torch.autograd.grad(reference, params, allow_unused=True),
+        strict=True,
+    ):
         if a is None or b is None:
             assert a is None and b is None
         else:
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
 
 def test_kl_annealing_is_linear_in_steps():
     x, y = batch(["hand", "label"])
@@ -223,7 +231,7 @@ def test_kl_annealing_is_linear_in_steps():
 
 def _supported(name: str, model, subset: list[str]) -> bool:
     """What each model should support with its default config (3 modalities incl. label)."""
-    if name == "mvae":
+    if name in ("mvae", "mopoe", "mmvae"):
         return True
     if name == "jmvae":  # JMVAE-kl: joint plus one encoder per modality
         return len(subset) in (1, len(model.modalities))
@@ -393,9 +401,12 @@ def test_mfm_surrogates_share_one_pass_of_the_frozen_codes_without_changing_the_
     params = list(model.surrogates.parameters())
 
     def grads(loss: torch.Tensor) -> list[torch.Tensor]:
-        return [g if g is not None else torch.zeros_like(p)
-                for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True),
-                                strict=True)]
+        return [
+            g if g is not None else torch.zeros_like(p)
+            for p, g in zip(
+                params, torch.autograd.grad(loss, params, allow_unused=True), strict=True
+            )
+        ]
 
     shared, terms = model.surrogates_loss(x, y, 0)
     separate = sum(
@@ -441,11 +452,16 @@ def test_mfm_surrogate_warm_start_copies_the_main_feature_networks():
     main_before = {k: v.clone() for k, v in warm.state_dict().items() if "surrogates" not in k}
 
     def same(a: nn.Module, b: nn.Module) -> bool:
-        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
-                                                      b.state_dict().values(), strict=True))
+        return all(
+            torch.equal(x, y)
+            for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+        )
 
-    assert not any(same(s.features[m], warm.y_features[m])
-                   for s in warm.surrogates.values() for m in s.features)
+    assert not any(
+        same(s.features[m], warm.y_features[m])
+        for s in warm.surrogates.values()
+        for m in s.features
+    )
     warm.fit_surrogates([])  # zero steps: only the warm start
     for key, sur in warm.surrogates.items():
         assert list(sur.features) == key.split("+")
@@ -636,3 +652,191 @@ def test_jmvae_all_subset_encoders_are_capped_with_a_clear_message():
     with pytest.raises(ValueError, match=r"would build 126 subset encoders.*MVAE"):
         _subsets([*ok, "one_more"], "all", 1.0)
     assert len(_subsets([*ok, "one_more"], "unimodal", 1.0)) == len(ok) + 1
+
+
+# ---- MoPoE: the mixture of products of experts -----------------------------------------------
+def test_mixture_posterior_moments_and_sampling_match_a_mixture():
+    """Moments against the closed form of a two-component mixture; sampling picks a component
+    per sample, uniformly, then draws from it."""
+    from mmviz.models import MixturePosterior, Posterior
+
+    a = Posterior(torch.full((4000, 1), -10.0), torch.full((4000, 1), math.log(0.25)))
+    b = Posterior(torch.full((4000, 1), 10.0), torch.full((4000, 1), math.log(4.0)))
+    mix = MixturePosterior.of({"a": a, "b": b})
+    torch.testing.assert_close(mix.mean, torch.zeros(4000, 1))
+    # var = E[var_k + mu_k^2] - mean^2 = (0.25 + 100 + 4 + 100) / 2
+    torch.testing.assert_close(mix.std**2, torch.full((4000, 1), 102.125))
+    z = mix.sample(torch.Generator().manual_seed(0))
+    low = z[z < 0]
+    assert 0.45 < len(low) / len(z) < 0.55  # each component half the time
+    assert abs(float(low.mean()) + 10) < 0.05 and abs(float(low.std()) - 0.5) < 0.05
+    high = z[z > 0]
+    assert abs(float(high.std()) - 2.0) < 0.15
+
+
+def test_mopoe_components_are_the_products_of_every_subset():
+    mods = ["hand", "print", "label"]
+    model = build("mopoe", mods)
+    x, _ = batch(mods, n=6)
+    with torch.no_grad():
+        parts = model.components(x, mods)
+        assert list(parts) == [
+            "hand",
+            "print",
+            "label",
+            "hand+print",
+            "hand+label",
+            "print+label",
+            "hand+print+label",
+        ]
+        experts = {m: model.expert(x, m) for m in mods}
+        for name, p in parts.items():
+            subset = name.split("+")
+            mu = torch.stack([experts[m][0] for m in subset])
+            lv = torch.stack([experts[m][1] for m in subset])
+            ref_mu, ref_lv = product_of_experts(mu, lv, include_prior=True)
+            torch.testing.assert_close(p.mean, ref_mu)
+            torch.testing.assert_close(p.logvar, ref_lv)
+        post = model.encode(x, ["hand", "label"])["z"]
+        assert set(post.components) == {"hand", "label", "hand+label"}
+        # the mixture's mean is the mean of its components' means
+        means = torch.stack([c.mean for c in post.components.values()])
+        torch.testing.assert_close(post.mean, means.mean(0))
+
+
+def test_mopoe_with_one_modality_is_a_plain_vae_elbo():
+    """One modality: one component, the prior times its expert; the loss is the negative ELBO
+    of a VAE whose encoder is that product."""
+    from mmviz.models.stats import kl_std_normal
+
+    model = build("mopoe", ["hand"])
+    x, y = batch(["hand"], n=8)
+    torch.manual_seed(3)
+    loss, terms = model.loss(x, y, 10**6)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        post = model.encode(x, ["hand"])["z"].components["hand"]
+        torch.randperm(8)  # the loss draws its component assignment first
+        z = post.mean + torch.randn_like(post.mean) * post.std
+        ll = log_likelihood(SPECS["hand"], model.decode({"z": z})["hand"], x["hand"])
+        elbo = ll - kl_std_normal(post.mean, post.logvar)
+    torch.testing.assert_close(loss.detach(), -elbo.mean(), rtol=1e-5, atol=1e-4)
+    assert terms["kl"] > 0
+
+
+def test_mopoe_trains_every_component_to_explain_every_modality():
+    """The objective decodes all modalities from each component's z, so even the label-only
+    component learns to generate the image's class prototype."""
+    mods = ["hand", "label"]
+    model = build("mopoe", mods, weights={"label": 50.0})
+    x, y = batch(mods)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for step in range(150):
+        loss, _ = model.loss(x, y, step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        z = model.encode(x, ["label"])["z"].mean
+        hand = torch.sigmoid(model.decode({"z": z}, ["hand"])["hand"])
+        err_label = (hand - x["hand"]).abs().mean()
+        z_hand = model.encode(x, ["hand"])["z"].mean
+        hand_from_hand = torch.sigmoid(model.decode({"z": z_hand}, ["hand"])["hand"])
+        shuffled = (hand - x["hand"][torch.randperm(len(hand))]).abs().mean()
+    assert float(err_label) < 0.5 * float(shuffled)  # generated from the label: the right class
+    assert float((hand_from_hand - x["hand"]).abs().mean()) < 0.5 * float(shuffled)
+
+
+def test_mopoe_refuses_too_many_modalities():
+    specs = {f"m{i}": SPECS["label"] for i in range(7)}
+    cls = model_class("mopoe")
+    with pytest.raises(ValueError, match="2\\^M - 1"):
+        cls(cls.config_class(), specs)
+
+
+# ---- MMVAE: the mixture of unimodal experts ------------------------------------------------------
+def test_mmvae_posterior_is_the_mixture_of_the_observed_experts():
+    mods = ["hand", "print", "label"]
+    model = build("mmvae", mods)
+    x, _ = batch(mods, n=5)
+    with torch.no_grad():
+        post = model.encode(x, ["hand", "label"])["z"]
+        assert list(post.components) == ["hand", "label"]
+        for m, p in post.components.items():
+            ref = model.expert(x, m)
+            torch.testing.assert_close(p.mean, ref.mean)
+
+
+def test_mmvae_k1_without_dreg_is_the_stratified_elbo():
+    """K = 1: 1/M sum_m [log p(z_m) + log p(X | z_m) - log q(z_m | X)], z_m ~ q_m."""
+    from mmviz.models.stats import log_normal
+
+    mods = ["hand", "label"]
+    model = build("mmvae", mods, k=1, dreg=False)
+    x, y = batch(mods, n=6)
+    torch.manual_seed(11)
+    with torch.no_grad():
+        loss, _ = model.loss(x, y, 0)
+    torch.manual_seed(11)
+    with torch.no_grad():
+        parts = [model.expert(x, m) for m in mods]
+        total = 0.0
+        for q in parts:
+            z = q.mean + torch.randn((1, *q.mean.shape))[0] * q.std
+            params = model.decode({"z": z})
+            ll = sum(log_likelihood(SPECS[m], params[m], x[m]) for m in mods)
+            log_q = torch.logsumexp(
+                torch.stack([log_normal(z, p.mean, p.logvar) for p in parts]), 0
+            ) - math.log(2)
+            total = total + (log_normal(z) + ll - log_q).mean()
+    torch.testing.assert_close(loss, -total / 2, rtol=1e-5, atol=1e-4)
+
+
+def test_mmvae_dreg_changes_only_the_encoders_gradient():
+    """DReG reweights the encoders' path gradient; the decoders get the IWAE gradient."""
+    mods = ["hand", "label"]
+    x, y = batch(mods, n=8)
+
+    def grads(dreg: bool) -> dict[str, Tensor]:
+        model = build("mmvae", mods, k=4, dreg=dreg)
+        model.train()
+        torch.manual_seed(5)
+        loss, _ = model.loss(x, y, 0)
+        loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    plain, dreg = grads(False), grads(True)
+    for name in plain:
+        if name.startswith("decoders."):
+            torch.testing.assert_close(plain[name], dreg[name], rtol=1e-4, atol=1e-5)
+    enc = [n for n in plain if n.startswith("experts.")]
+    assert any(not torch.allclose(plain[n], dreg[n], atol=1e-6) for n in enc)
+
+
+@pytest.mark.parametrize("name", ["mopoe", "mmvae"])
+def test_mixture_models_importance_weighted_bound_uses_the_mixture(name):
+    """The proposal is the mixture itself: K = 1 is an unbiased estimate of the ELBO under the
+    mixture posterior, and K = 64 is tighter."""
+    from mmviz.models.stats import log_normal
+
+    mods = ["hand", "label"]
+    model = build(name, mods)
+    x, _ = batch(mods, n=10)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        post = model.encode(x, mods)["z"]
+        reps = 200
+        elbos = []
+        for _ in range(reps):
+            z = post.sample()
+            params = model.decode({"z": z})
+            ll = sum(log_likelihood(SPECS[m], params[m], x[m]) for m in mods)
+            logs = torch.stack([log_normal(z, c.mean, c.logvar) for c in post.components.values()])
+            log_q = torch.logsumexp(logs, 0) - math.log(len(post.components))
+            elbos.append(ll + log_normal(z) - log_q)
+        elbo = torch.stack(elbos)
+        iw1 = torch.stack([model.log_likelihood_iw(x, mods, None, 1) for _ in range(reps)])
+        iw64 = model.log_likelihood_iw(x, mods, None, 64)
+    se = (elbo.var() / elbo.numel() + iw1.var() / iw1.numel()).sqrt()
+    assert abs(float(iw1.mean() - elbo.mean())) < 4 * float(se)
+    assert float(iw64.mean()) > float(elbo.mean())

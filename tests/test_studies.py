@@ -343,3 +343,31 @@ def test_cli_study_writes_the_named_file(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "elsewhere").exists()
     with pytest.raises(SystemExit):
         main(["study", "no-such-study"])
+
+
+def test_aggregation_verdict_rule():
+    def rows(ll: dict[str, float], coh: dict[str, float]) -> list[dict]:
+        return [
+            {"aggregator": k, "log_p_all": ll[k], "coherence_from_one": coh[k]}
+            for k in ("poe", "moe", "mopoe")
+        ]
+
+    claim = rows({"poe": -100, "moe": -110, "mopoe": -102}, {"poe": 0.3, "moe": 0.9, "mopoe": 0.88})
+    assert studies.verdict_aggregation(claim)[0] == "reproduced"
+    # MoPoE far from the best coherence: two of three
+    part = rows({"poe": -100, "moe": -110, "mopoe": -102}, {"poe": 0.3, "moe": 0.9, "mopoe": 0.7})
+    assert studies.verdict_aggregation(part)[0] == "partly"
+    # everything the other way round
+    wrong = rows({"poe": -120, "moe": -100, "mopoe": -130}, {"poe": 0.9, "moe": 0.3, "mopoe": 0.2})
+    assert studies.verdict_aggregation(wrong)[0] == "not reproduced"
+    assert studies.verdict_aggregation(claim[:2])[0] == "not run"
+
+
+def test_coherence_by_subset_size_counts_generated_modalities_only():
+    table = {
+        "a": {"a": 1.0, "b": 0.5, "c": 0.7},
+        "b": {"a": 0.1, "b": 1.0, "c": 0.3},
+        "a+b": {"a": 1.0, "b": 1.0, "c": 0.9},
+    }
+    by = studies.coherence_by_subset_size(table)
+    assert by == {1: pytest.approx((0.5 + 0.7 + 0.1 + 0.3) / 4), 2: pytest.approx(0.9)}

@@ -188,7 +188,7 @@ def choose_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
     infos = catalog()
     by_id = {i.id: i for i in infos}
     # the best demo score first (the default), then by kind and number of modalities
-    order = {"mvae": 0, "jmvae": 1, "mfm": 2}
+    order = {"mvae": 0, "mopoe": 0, "jmvae": 1, "mfm": 2}
     ok = sorted(
         (i for i in infos if applies(i) is None),
         key=lambda i: (not i.default, order.get(i.model, 3), -len(i.modalities), i.id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from mmviz.models.base import (
+    MixturePosterior,
     ModelConfig,
     MultimodalModel,
     Posterior,
@@ -24,6 +25,8 @@ MODELS: dict[str, str] = {
     "mvae": "mmviz.models.mvae:MVAE",
     "jmvae": "mmviz.models.jmvae:JMVAE",
     "mfm": "mmviz.models.mfm:MFM",
+    "mopoe": "mmviz.models.mopoe:MoPoE",
+    "mmvae": "mmviz.models.mmvae:MMVAE",
 }
 
 
@@ -40,6 +43,7 @@ def model_class(name: str) -> type[MultimodalModel]:
 
 __all__ = [
     "MODELS",
+    "MixturePosterior",
     "ModelConfig",
     "MultimodalModel",
     "Posterior",

@@ -66,6 +66,35 @@ class Posterior:
 
 
 @dataclass
+class MixturePosterior(Posterior):
+    """A uniform mixture of diagonal Gaussians (MoPoE, MMVAE). `mean` and `logvar` are the
+    mixture's own moments, so pages that show a mean and a spread stay right; `sample` draws a
+    component per sample, then from it, which is what generation from a mixture means."""
+
+    components: dict[str, Posterior] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, components: dict[str, Posterior]) -> MixturePosterior:
+        if not components:
+            raise ValueError("a mixture needs at least one component")
+        means = torch.stack([p.mean for p in components.values()])
+        second = torch.stack([p.std**2 + p.mean**2 for p in components.values()])
+        mean = means.mean(dim=0)
+        var = (second.mean(dim=0) - mean**2).clamp_min(1e-12)
+        return cls(mean, torch.log(var), dict(components))
+
+    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+        parts = list(self.components.values())
+        n = self.mean.shape[0]
+        which = torch.randint(len(parts), (n,), generator=generator)
+        rows = torch.arange(n)
+        mu = torch.stack([p.mean for p in parts])[which, rows]
+        std = torch.stack([p.std for p in parts])[which, rows]
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        return mu + eps.to(mu.device) * std
+
+
+@dataclass
 class ModelConfig:
     """Base of every model's config dataclass; subclasses document their fields."""
 

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 import torch
 from torch import Tensor
 
-from mmviz.models.base import MultimodalModel, Posterior, log_likelihood
+from mmviz.models.base import MixturePosterior, MultimodalModel, Posterior, log_likelihood
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -174,6 +174,17 @@ def iw_log_marginal(
         k = min(chunk, K - start)
         z, log_q, log_p = {}, 0.0, 0.0
         for g, post in proposal.items():
+            if isinstance(post, MixturePosterior):  # the mixture itself is the proposal
+                parts = [
+                    Posterior(_repeat(c.mean, k), _repeat(c.logvar, k))
+                    for c in post.components.values()
+                ]
+                mixture = {str(i): c for i, c in enumerate(parts)}
+                z[g] = MixturePosterior(parts[0].mean, parts[0].logvar, mixture).sample(generator)
+                logs = torch.stack([log_normal(z[g], c.mean, c.logvar) for c in parts])
+                log_q = log_q + torch.logsumexp(logs, dim=0) - math.log(len(parts))
+                log_p = log_p + log_normal(z[g])
+                continue
             mu = _repeat(post.mean, k)
             lv = (
                 _repeat(post.logvar, k)
