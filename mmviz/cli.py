@@ -113,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_all(args: argparse.Namespace) -> int:
     from mmviz.zoo import train_all
 
-    train_all(only=args.only, root=Path(args.root), progress=not args.quiet)
+    train_all(only=args.only, root=Path(args.root) if args.root else None, progress=not args.quiet)
     return 0
 
 
@@ -291,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("train-all", help="rebuild every shipped checkpoint")
     a.add_argument("--only", nargs="*", help="ids to rebuild (default: all)")
-    a.add_argument("--root", default=str(Path(__file__).resolve().parent.parent / "checkpoints"))
+    a.add_argument(
+        "--root", help="checkpoint folder (default: $MMVIZ_CHECKPOINTS, else checkpoints/)"
+    )
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_train_all)
 

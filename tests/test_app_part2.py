@@ -76,16 +76,13 @@ def build_part2_zoo(base: Path) -> Path:
                          evaluate=False, progress=False)
     import mmviz.checkpoint as C
 
-    old = C.CHECKPOINT_ROOT
-    C.CHECKPOINT_ROOT = root  # evaluation finds the oracles by id
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MMVIZ_CHECKPOINTS", str(root))  # evaluation finds the oracles by id
         for cid in EVALUATED:
             ck = C.load_checkpoint(root / cid)
             if not (ck.meta.get("metrics") or {}):
                 update_meta(root / cid, metrics=evaluate_model(ck.model, evaluation_dataset(ck),
                                                                quick=True))
-    finally:
-        C.CHECKPOINT_ROOT = old
     results = base / "results"
     results.mkdir(exist_ok=True)
     bench = {
@@ -104,23 +101,19 @@ def build_part2_zoo(base: Path) -> Path:
 
 @pytest.fixture(scope="module", autouse=True)
 def zoo(tmp_path_factory):
-    """Point the app at our zoo for this module only (module globals are read at call time)."""
+    """Point the app at our zoo and its results for this module only (environment variables,
+    read at call time by mmviz.paths)."""
     root = build_part2_zoo(tmp_path_factory.getbasetemp() / "part2")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MMVIZ_CHECKPOINTS", str(root))
-    import mmviz.checkpoint
-    import mmviz.zoo
-
-    mp.setattr(mmviz.checkpoint, "CHECKPOINT_ROOT", root)
-    mp.setattr(mmviz.zoo, "CHECKPOINT_ROOT", root)
+    use_root(mp, root)
     yield root
     mp.undo()
 
 
 def use_root(monkeypatch, root: Path) -> None:
-    import mmviz.checkpoint
-
-    monkeypatch.setattr(mmviz.checkpoint, "CHECKPOINT_ROOT", root)
+    """Point the app at checkpoint folder `root` and at the results folder beside it."""
+    monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(root))
+    monkeypatch.setenv("MMVIZ_RESULTS", str(root.parent / "results"))
 
 
 def open_page(page: str, **params: str) -> AppTest:

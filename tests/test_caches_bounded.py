@@ -123,7 +123,7 @@ def zoo(tmp_path, monkeypatch):
     model = MVAE(MVAEConfig(latent_dim=4, hidden=16, enc_layers=1, dec_layers=1), ds.specs)
     ck.save_checkpoint(model, tmp_path / "mvae_toy", {"dataset": "toy", "training": {},
                                                       "code_version": "test"})
-    monkeypatch.setattr(ck, "CHECKPOINT_ROOT", tmp_path)
+    monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(tmp_path))
     import ui.state as state
 
     state._load.clear()

@@ -24,7 +24,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
-REAL_ZOO = ROOT / "checkpoints"
 REPEATS = {"default": 5, "tiny": 3}
 # Speed targets (ms; the browser one in s) and the figure each is checked on.
 TARGETS = {
@@ -59,12 +58,16 @@ def _has_generative(root: Path) -> bool:
 
 
 def resolve_zoo(zoo: str | Path | None = None) -> tuple[Path, str]:
-    """The checkpoint folder to measure and what it is: `zoo` when given, else the shipped
-    checkpoints when the generative ones exist, else a freshly built tiny zoo."""
+    """The checkpoint folder to measure and what it is: `zoo` when given, else the checkpoint
+    root (`$MMVIZ_CHECKPOINTS` or the shipped zoo) when its generative checkpoints exist, else
+    a freshly built tiny zoo."""
+    from mmviz import paths
+
     if zoo is not None:
         return Path(zoo), "given"
-    if _has_generative(REAL_ZOO):
-        return REAL_ZOO, "shipped"
+    root = paths.checkpoint_root()
+    if _has_generative(root):
+        return root, "shipped" if root == paths.DEFAULT_CHECKPOINTS else "MMVIZ_CHECKPOINTS"
     return _tiny_zoo(), "tiny"
 
 
@@ -83,32 +86,21 @@ def _tiny_zoo() -> Path:
 
 @contextlib.contextmanager
 def use_zoo(root: Path) -> Iterator[None]:
-    """Point this process (module globals) and child processes (env) at checkpoint folder
-    `root`, and put everything back afterwards, torch's thread count included."""
+    """Point this process and its child processes at checkpoint folder `root`
+    ($MMVIZ_CHECKPOINTS, read at call time by `mmviz.paths`), and put everything back
+    afterwards, torch's thread count included."""
     import torch
 
-    import mmviz.checkpoint
-    import mmviz.zoo
-
-    old = (
-        os.environ.get("MMVIZ_CHECKPOINTS"),
-        mmviz.checkpoint.CHECKPOINT_ROOT,
-        mmviz.zoo.CHECKPOINT_ROOT,
-        torch.get_num_threads(),
-    )
+    old_root, old_threads = os.environ.get("MMVIZ_CHECKPOINTS"), torch.get_num_threads()
     os.environ["MMVIZ_CHECKPOINTS"] = str(root)
-    mmviz.checkpoint.CHECKPOINT_ROOT = root
-    mmviz.zoo.CHECKPOINT_ROOT = root
     try:
         yield
     finally:
-        if old[0] is None:
+        if old_root is None:
             os.environ.pop("MMVIZ_CHECKPOINTS", None)
         else:
-            os.environ["MMVIZ_CHECKPOINTS"] = old[0]
-        mmviz.checkpoint.CHECKPOINT_ROOT = old[1]
-        mmviz.zoo.CHECKPOINT_ROOT = old[2]
-        torch.set_num_threads(old[3])
+            os.environ["MMVIZ_CHECKPOINTS"] = old_root
+        torch.set_num_threads(old_threads)
 
 
 class _DropWarnings(logging.Filter):

@@ -30,9 +30,9 @@ torch.set_num_threads(int(os.environ.get("MMVIZ_TORCH_THREADS", "1")))
 
 def _root() -> str:
     """The checkpoint folder, read at call time (tests and MMVIZ_CHECKPOINTS can move it)."""
-    from mmviz import checkpoint as ck
+    from mmviz.paths import checkpoint_root
 
-    return str(ck.CHECKPOINT_ROOT)
+    return str(checkpoint_root())
 
 
 @st.cache_resource(show_spinner="Loading dataset…")

@@ -28,9 +28,9 @@ from ui.state import cached_dataset, load_checkpoint, load_model
 
 def _root() -> str:
     """The checkpoint folder, read at call time (tests and MMVIZ_CHECKPOINTS move it)."""
-    from mmviz import checkpoint as ck
+    from mmviz.paths import checkpoint_root
 
-    return str(ck.CHECKPOINT_ROOT)
+    return str(checkpoint_root())
 
 
 def stamp(cid: str) -> int:
