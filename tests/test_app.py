@@ -29,7 +29,7 @@ PAGES = ["pages/missing.py", "pages/traversal.py", "pages/crossmodal.py", "pages
 @pytest.fixture(scope="module", autouse=True)
 def zoo_root(tmp_path_factory):
     """Point the app at the tiny zoo for this module only ($MMVIZ_CHECKPOINTS), and give back
-    torch's thread count (ui/state.py sets it to 1)."""
+    torch's thread count (ui/cache.py sets it to 1)."""
     threads = torch.get_num_threads()
     root = build_tiny_zoo(str(tmp_path_factory.getbasetemp() / "tiny_zoo"))
     mp = pytest.MonkeyPatch()

@@ -25,7 +25,7 @@ SHIPPED = list_ids()  # the shipped zoo unless MMVIZ_CHECKPOINTS moves it
 
 @pytest.fixture(autouse=True)
 def keep_threads():
-    threads = torch.get_num_threads()  # ui/state.py sets it to 1
+    threads = torch.get_num_threads()  # ui/cache.py sets it to 1
     yield
     torch.set_num_threads(threads)
 

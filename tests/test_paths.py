@@ -72,7 +72,7 @@ def test_checkpoints_env_is_honoured(clean_env, tmp_path):
 
 
 def test_checkpoints_env_is_honoured_by_the_app_loaders(clean_env, tmp_path):
-    from ui import state as cache
+    from ui import cache
 
     root = tmp_path / "zoo"
     tiny_checkpoint(root)
@@ -83,7 +83,7 @@ def test_checkpoints_env_is_honoured_by_the_app_loaders(clean_env, tmp_path):
 
 def test_results_env_is_honoured(clean_env, tmp_path):
     from mmviz import fusionlab, studies
-    from ui import state2 as cache
+    from ui import cache
 
     results = tmp_path / "results"
     results.mkdir()
