@@ -205,21 +205,28 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    import importlib
+def _app_benchmark():
+    """`ui.bench.bench_app`: the app benchmark lives with the app (mmviz/ never imports
+    Streamlit), in the checkout's ui/ package, which is importable wherever mmviz is imported
+    from the checkout (`python -m mmviz` run in the repository root)."""
+    try:
+        from ui.bench import bench_app
+    except ModuleNotFoundError as e:
+        if e.name not in ("ui", "ui.bench"):
+            raise ValueError(f"the app benchmark cannot run: {e}") from e
+        raise ValueError(
+            "the app benchmark needs the app's ui/ package: run `python -m mmviz bench app` "
+            "from the repository root"
+        ) from e
+    except ImportError as e:
+        raise ValueError(f"the app benchmark cannot run: {e}") from e
+    return bench_app
 
+
+def cmd_bench(args: argparse.Namespace) -> int:
     from mmviz import bench
 
-    if args.what == "app":  # the app benchmark lives in ui/ (mmviz/ never imports Streamlit)
-        root = str(Path(__file__).resolve().parent.parent)
-        if root not in sys.path:
-            sys.path.insert(0, root)
-        try:
-            fn = importlib.import_module("ui.bench").bench_app
-        except ImportError as e:
-            raise ValueError(f"the app benchmark needs the app's ui/ package: {e}") from e
-    else:
-        fn = getattr(bench, f"bench_{args.what}", None)
+    fn = _app_benchmark() if args.what == "app" else getattr(bench, f"bench_{args.what}", None)
     if fn is None:
         raise ValueError(f"unknown benchmark {args.what!r}; choose from: fusion, interpret, app")
     _print(fn(sizes="tiny" if args.tiny else "default"), args.json)

@@ -19,7 +19,7 @@ import torch
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from tests.test_explore import build_tiny_zoo
+from mmviz.tinyzoo import build_tiny_zoo
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 GENERATIVE = ["mvae_tiny5", "jmvae_tiny", "mfm_tiny"]

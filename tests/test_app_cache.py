@@ -2,7 +2,7 @@
 the next load, prediction and every derived cached result (traversal, cross-modal draws,
 attributions, Shapley values, MFM gradients, the fusion lab's scores) come from the new ones.
 
-Checkpoints of the tiny zoo (tests/test_explore.py) are copied into a temporary root, used
+Checkpoints of the tiny zoo (mmviz/tinyzoo.py) are copied into a temporary root, used
 through the app's cached functions, then replaced in the two ways that happen: retrained (a
 new checkpoint folder swapped in by `save_checkpoint`) and the weights file overwritten in place.
 """
@@ -24,7 +24,7 @@ from mmviz.fusionlab import lab_scores
 from mmviz.interpret.attributions import Attributor
 from mmviz.interpret.shapley import modality_shapley
 from mmviz.report import TargetChoice, mfm_gradients
-from tests.test_explore import build_tiny_zoo
+from mmviz.tinyzoo import build_tiny_zoo
 
 IDS = ("jmvae_tiny", "mfm_tiny", "lmf_tiny")
 

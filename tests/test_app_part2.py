@@ -1,6 +1,6 @@
 """The analysis pages (attributions, information, fusion lab, model report) through AppTest.
 
-A tiny zoo: part 1's tiny checkpoints (tests/test_explore.py) copied into a folder of our own,
+A tiny zoo: part 1's tiny checkpoints (mmviz/tinyzoo.py) copied into a folder of our own,
 plus tiny TFN, early and late fusion and a sentiment MFM, quick evaluation metrics in their
 meta.json, and results/ files for the fusion lab. Checks: every page runs on every checkpoint it
 applies to (and says plainly when one does not); every target kind and every attribution
@@ -23,7 +23,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from tests.test_explore import build_tiny_zoo
+from mmviz.tinyzoo import build_tiny_zoo
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 FUSION = {"embed_dim": 8, "token_dim": 8, "sequence_dim": 8, "fusion_dim": 8}

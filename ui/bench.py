@@ -3,7 +3,7 @@ and how long the app takes to be usable in a real browser after the server start
 
 `python -m mmviz bench app [--tiny] [--json]` reaches `bench_app` (the CLI imports this module
 by name, since mmviz/ never imports Streamlit). Uses the shipped checkpoints when the
-generative ones exist, else the tiny zoo of tests/test_explore.py built in a temporary folder.
+generative ones exist, else the tiny zoo of mmviz/tinyzoo.py built in a temporary folder.
 """
 
 from __future__ import annotations
@@ -73,14 +73,9 @@ def resolve_zoo(zoo: str | Path | None = None) -> tuple[Path, str]:
 
 @functools.cache
 def _tiny_zoo() -> Path:
-    """The tiny zoo of tests/test_explore.py, built once per process in a temporary folder."""
-    try:
-        from tests.test_explore import build_tiny_zoo
-    except ImportError as e:
-        raise ValueError(
-            f"no shipped generative checkpoints and the tiny zoo builder is unavailable ({e}); "
-            "run from the repository root or train the zoo with `python -m mmviz train-all`"
-        ) from e
+    """The tiny zoo of mmviz/tinyzoo.py, built once per process in a temporary folder."""
+    from mmviz.tinyzoo import build_tiny_zoo
+
     return build_tiny_zoo(tempfile.mkdtemp(prefix="mmviz_bench_zoo_"))
 
 
@@ -311,21 +306,14 @@ def time_grid_compute(cid: str, repeats: int) -> dict[str, Any]:
 def time_first_page_usable(timeout: float = 120.0) -> tuple[float | None, str]:
     """Seconds from the server process's start to the first page's title being visible in
     headless Chromium (launched beforehand, so its own start is not counted)."""
-    try:
-        from tests.browser_support import (
-            _healthy,
-            browser_unavailable,
-            chromium_page,
-            streamlit_server,
-        )
-    except ImportError as e:
-        return None, f"not measured: tests/browser_support.py unavailable ({e})"
+    from ui.browser import browser_unavailable, chromium_page, healthy, streamlit_server
+
     why = browser_unavailable()
     if why:
         return None, f"not measured: {why}"
     with chromium_page() as page, streamlit_server(wait_healthy=False) as server:
         deadline = time.monotonic() + timeout
-        while not _healthy(server.url):
+        while not healthy(server.url):
             if server.process.poll() is not None or time.monotonic() > deadline:
                 return None, f"not measured: the server did not start ({server.log})"
             time.sleep(0.05)
