@@ -1,7 +1,7 @@
 """The analysis pages (attributions, information, fusion lab, model report) through AppTest.
 
-A tiny zoo: part 1's tiny checkpoints (mmviz/tinyzoo.py) copied into a folder of our own,
-plus tiny TFN, early and late fusion and a sentiment MFM, quick evaluation metrics in their
+A tiny zoo: the tiny checkpoints of mmviz/tinyzoo.py copied into a folder of our own, plus
+tiny TFN, early and late fusion and a sentiment MFM, quick evaluation metrics in their
 meta.json, and results/ files for the fusion lab. Checks: every page runs on every checkpoint it
 applies to (and says plainly when one does not); every target kind and every attribution
 method runs; changing the method or the target changes the figure; the Shapley bar sums to
@@ -52,7 +52,7 @@ RANK_ROWS = [
 ]
 
 
-def build_part2_zoo(base: Path) -> Path:
+def build_analysis_zoo(base: Path) -> Path:
     """Our own zoo folder `base/zoo` (results in `base/results`)."""
     from mmviz.checkpoint import update_meta
     from mmviz.evaluate import evaluate_model, evaluation_dataset
@@ -103,7 +103,7 @@ def build_part2_zoo(base: Path) -> Path:
 def zoo(tmp_path_factory):
     """Point the app at our zoo and its results for this module only (environment variables,
     read at call time by mmviz.paths)."""
-    root = build_part2_zoo(tmp_path_factory.getbasetemp() / "part2")
+    root = build_analysis_zoo(tmp_path_factory.getbasetemp() / "analysis_zoo")
     mp = pytest.MonkeyPatch()
     use_root(mp, root)
     yield root
