@@ -33,7 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch.overrides import TorchFunctionMode
 
-from mmviz import __version__
+from mmviz import __version__, paths
 from mmviz.data.base import ModalitySpec
 from mmviz.models import MultimodalModel, model_class
 
@@ -42,10 +42,6 @@ FORMAT = 1
 # dtypes floating-point weights may be stored in (config.json "weights_dtype"); loading always
 # gives a float32 model
 WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
-# The shipped zoo; MMVIZ_CHECKPOINTS points the app and CLI at another folder of checkpoints.
-CHECKPOINT_ROOT = Path(
-    os.environ.get("MMVIZ_CHECKPOINTS") or Path(__file__).resolve().parent.parent / "checkpoints"
-)
 
 
 # meta.json keys the app reads, and the JSON types they must have (a missing key or null is fine)
@@ -280,15 +276,17 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def resolve(ref: str | Path) -> Path:
-    """A checkpoint id (folder name under checkpoints/) or a path to a folder.
+    """A checkpoint id (folder name under `paths.checkpoint_root()`: `$MMVIZ_CHECKPOINTS` or
+    the shipped zoo) or a path to a folder.
 
     Where a save was killed between the fallback's two renames (see `recover`), the previous
     checkpoint is read from `.<name>.old`; readers never move it (they could race a writer).
     """
-    for p in (Path(ref), CHECKPOINT_ROOT / str(ref)):
+    candidates = (Path(ref), paths.checkpoint_root() / str(ref))
+    for p in candidates:
         if p.is_dir():
             return p
-    for p in (Path(ref), CHECKPOINT_ROOT / str(ref)):
+    for p in candidates:
         old = p.with_name(f".{p.name}.old")
         if p.name and (old / CONFIG).is_file():
             return old
@@ -296,7 +294,9 @@ def resolve(ref: str | Path) -> Path:
     raise CheckpointError(f"no checkpoint {str(ref)!r}; known ids: {known}")
 
 
-def list_ids(root: Path = CHECKPOINT_ROOT) -> list[str]:
+def list_ids(root: Path | None = None) -> list[str]:
+    """Checkpoint ids under `root` (default: `paths.checkpoint_root()`, read at call time)."""
+    root = Path(root) if root is not None else paths.checkpoint_root()
     if not root.is_dir():
         return []
     return sorted(

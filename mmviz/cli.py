@@ -113,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_all(args: argparse.Namespace) -> int:
     from mmviz.zoo import train_all
 
-    train_all(only=args.only, root=Path(args.root), progress=not args.quiet)
+    train_all(only=args.only, root=Path(args.root) if args.root else None, progress=not args.quiet)
     return 0
 
 
@@ -205,21 +205,28 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    import importlib
+def _app_benchmark():
+    """`ui.bench.bench_app`: the app benchmark lives with the app (mmviz/ never imports
+    Streamlit), in the checkout's ui/ package, which is importable wherever mmviz is imported
+    from the checkout (`python -m mmviz` run in the repository root)."""
+    try:
+        from ui.bench import bench_app
+    except ModuleNotFoundError as e:
+        if e.name not in ("ui", "ui.bench"):
+            raise ValueError(f"the app benchmark cannot run: {e}") from e
+        raise ValueError(
+            "the app benchmark needs the app's ui/ package: run `python -m mmviz bench app` "
+            "from the repository root"
+        ) from e
+    except ImportError as e:
+        raise ValueError(f"the app benchmark cannot run: {e}") from e
+    return bench_app
 
+
+def cmd_bench(args: argparse.Namespace) -> int:
     from mmviz import bench
 
-    if args.what == "app":  # the app benchmark lives in ui/ (mmviz/ never imports Streamlit)
-        root = str(Path(__file__).resolve().parent.parent)
-        if root not in sys.path:
-            sys.path.insert(0, root)
-        try:
-            fn = importlib.import_module("ui.bench").bench_app
-        except ImportError as e:
-            raise ValueError(f"the app benchmark needs the app's ui/ package: {e}") from e
-    else:
-        fn = getattr(bench, f"bench_{args.what}", None)
+    fn = _app_benchmark() if args.what == "app" else getattr(bench, f"bench_{args.what}", None)
     if fn is None:
         raise ValueError(f"unknown benchmark {args.what!r}; choose from: fusion, interpret, app")
     _print(fn(sizes="tiny" if args.tiny else "default"), args.json)
@@ -291,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("train-all", help="rebuild every shipped checkpoint")
     a.add_argument("--only", nargs="*", help="ids to rebuild (default: all)")
-    a.add_argument("--root", default=str(Path(__file__).resolve().parent.parent / "checkpoints"))
+    a.add_argument(
+        "--root", help="checkpoint folder (default: $MMVIZ_CHECKPOINTS, else checkpoints/)"
+    )
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_train_all)
 

@@ -69,9 +69,10 @@ def catalog(root: Path | None = None) -> list[CheckpointInfo]:
     what is wrong with it instead of hiding it.
     """
     from mmviz import checkpoint as ck
+    from mmviz import paths
     from mmviz.zoo import default_id, purpose, read_meta_summary
 
-    root = Path(root) if root is not None else Path(ck.CHECKPOINT_ROOT)
+    root = Path(root) if root is not None else paths.checkpoint_root()
     out = []
     for cid in ck.list_ids(root):
         path = root / cid

@@ -38,10 +38,10 @@ LMF_RANK = "lmf-rank.json"
 
 
 def results_dir() -> Path:
-    """results/ beside the checkpoint folder, read at call time (as `zoo.RESULTS_ROOT`)."""
-    from mmviz import checkpoint
+    """The results folder, read at call time: `$MMVIZ_RESULTS`, else `<repo>/results`."""
+    from mmviz.paths import results_root
 
-    return Path(checkpoint.CHECKPOINT_ROOT).parent / "results"
+    return results_root()
 
 
 # ---- one utterance through every model --------------------------------------------------------

@@ -12,14 +12,13 @@ can check that the rule, applied to the rows, gives that verdict (`VERDICTS[name
 
 Budgets: every full study fits in about 20 minutes on 2 CPU cores, which means far fewer epochs
 and seeds than the papers used, and our smaller datasets; each result says so in `budget_note`.
-`MMVIZ_RESULTS` moves the results folder (default: `<repo>/results`).
+`MMVIZ_RESULTS` moves the results folder (default: `<repo>/results`; see `mmviz.paths`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -37,9 +36,9 @@ from mmviz.evaluate import batched, eval_positions
 from mmviz.models import MultimodalModel, log_likelihood
 from mmviz.models.nets import make_encoder
 from mmviz.models.stats import log_mean_exp, log_normal
+from mmviz.paths import results_root
 from mmviz.train import TrainSettings, build_model, train_model
 
-REPO = Path(__file__).resolve().parent.parent
 VERDICT_LEVELS = ("reproduced", "partly", "not reproduced", "not run")
 # The shipped digits VAEs' sizes (zoo.VAE): the studies compare variants, not sizes.
 VAE = {"hidden": 256, "latent_dim": 16}
@@ -47,12 +46,6 @@ QUICK_VAE = {"hidden": 64, "latent_dim": 8}
 
 Rows = list[dict[str, Any]]
 Verdict = tuple[str, str]
-
-
-def results_root() -> Path:
-    """$MMVIZ_RESULTS (read at call time: tests move it), else <repo>/results."""
-    env = os.environ.get("MMVIZ_RESULTS")
-    return Path(env) if env else REPO / "results"
 
 
 def default_out(name: str, quick: bool) -> Path:
@@ -798,7 +791,7 @@ def study_lmf_rank(quick: bool, seed: int, progress: bool) -> dict[str, Any]:
     seeds = (seed, seed + 1) if quick else (seed, seed + 1, seed + 2)
     changes = {"epochs": 1, "max_steps": 3} if quick else {}
     settings = TrainSettings(**{**FUSION_SETTINGS.__dict__, **changes})
-    res = lmf_rank_study(ranks=ranks, seeds=seeds, settings=settings, out=None, progress=False)
+    res = lmf_rank_study(ranks=ranks, seeds=seeds, settings=settings, progress=False, write=False)
     _log(progress, f"  LMF ranks {ranks}: {res['rows']}")
     return {
         "config": {"ranks": list(ranks), "seeds": list(seeds), "settings": settings.__dict__},

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmviz.checkpoint import CHECKPOINT_ROOT, META, list_ids
+from mmviz import paths
+from mmviz.checkpoint import META, list_ids
 from mmviz.train import TrainSettings, run_training
 
 DIGITS5 = ["hand", "print", "label", "text", "sound"]
@@ -283,7 +284,6 @@ def purpose(cid: str) -> str:
 
 
 RANKS = (1, 2, 4, 8, 16)
-RESULTS_ROOT = CHECKPOINT_ROOT.parent / "results"
 
 
 def recipe(rid: str) -> Recipe:
@@ -294,9 +294,11 @@ def recipe(rid: str) -> Recipe:
 
 
 def train_all(
-    only: list[str] | None = None, root: Path = CHECKPOINT_ROOT, progress: bool = True
+    only: list[str] | None = None, root: Path | None = None, progress: bool = True
 ) -> None:
-    """Rebuild the checkpoints (all, or the ids in `only`), in zoo order."""
+    """Rebuild the checkpoints (all, or the ids in `only`), in zoo order, into `root`
+    (default: `paths.checkpoint_root()`)."""
+    root = Path(root) if root is not None else paths.checkpoint_root()
     chosen = [recipe(i) for i in only] if only else ZOO
     t0 = time.perf_counter()
     for r in chosen:
@@ -323,10 +325,13 @@ def lmf_rank_study(
     ranks: tuple[int, ...] = RANKS,
     seeds: tuple[int, ...] = (0,),
     settings: TrainSettings = FUSION_SETTINGS,
-    out: Path | None = RESULTS_ROOT / "lmf-rank.json",
+    out: Path | None = None,
     progress: bool = False,
+    write: bool = True,
 ) -> dict[str, Any]:
-    """LMF at several ranks, same seed(s) and budget: test metrics per rank (and per seed)."""
+    """LMF at several ranks, same seed(s) and budget: test metrics per rank (and per seed),
+    written to `out` (default: `paths.results_root() / "lmf-rank.json"`) unless `write` is
+    False."""
     import tempfile
 
     from mmviz.checkpoint import atomic_write_json, code_version
@@ -369,8 +374,8 @@ def lmf_rank_study(
         "code_version": code_version(),
         "wall_time_s": round(time.perf_counter() - t0, 1),
     }
-    if out is not None:
-        atomic_write_json(out, result)
+    if write:
+        atomic_write_json(out or paths.results_root() / "lmf-rank.json", result)
     return result
 
 
@@ -472,8 +477,10 @@ def default_id(scores: dict[str, float | None]) -> str | None:
     return max(sorted(scored), key=lambda cid: scored[cid]) if scored else None
 
 
-def checkpoint_table(root: Path = CHECKPOINT_ROOT) -> list[dict[str, Any]]:
-    """One row per checkpoint on disk: id, model, dataset, modalities and headline metrics."""
+def checkpoint_table(root: Path | None = None) -> list[dict[str, Any]]:
+    """One row per checkpoint on disk (default root: `paths.checkpoint_root()`): id, model,
+    dataset, modalities and headline metrics."""
+    root = Path(root) if root is not None else paths.checkpoint_root()
     rows = []
     scores = {}
     for cid in list_ids(root):

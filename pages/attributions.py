@@ -12,6 +12,7 @@ from mmviz import report as rep
 from mmviz.interpret.attributions import METHODS
 from mmviz.models import UnsupportedSubset
 from mmviz.plots import attributions as figs
+from ui.cache import attribution, digest, shapley
 from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
@@ -24,8 +25,6 @@ from ui.sidebar import (
     through_app,
     url_mapping,
 )
-from ui.state import digest
-from ui.state2 import attribution, shapley
 
 through_app()
 

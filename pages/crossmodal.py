@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from mmviz import explore, plots
+from ui.cache import cross_modal, digest, oracle_judges, sound_bytes
 from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
@@ -20,7 +21,6 @@ from ui.sidebar import (
     through_app,
     url_mapping,
 )
-from ui.state import cross_modal, digest, oracle_judges, sound_bytes
 
 through_app()
 

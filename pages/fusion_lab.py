@@ -10,6 +10,16 @@ from mmviz import explore
 from mmviz import fusionlab as lab
 from mmviz.models.fusion import FusionConfig, LMFConfig, token_noise_fraction
 from mmviz.plots import fusion as figs
+from ui.cache import (
+    catalog,
+    checkpoint_files,
+    digest,
+    fusion_bench,
+    lab_scores,
+    load_model,
+    rank_study,
+    results_file,
+)
 from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
@@ -21,8 +31,6 @@ from ui.sidebar import (
     restore,
     through_app,
 )
-from ui.state import catalog, digest, load_model
-from ui.state2 import checkpoint_files, fusion_bench, lab_scores, rank_study, results_file
 
 through_app()
 

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from ui.cache import cached_dataset, cached_preview, catalog
 from ui.sidebar import guard, through_app
-from ui.state import cached_dataset, cached_preview, catalog
 
 through_app()
 

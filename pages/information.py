@@ -13,16 +13,17 @@ from mmviz import explore
 from mmviz import report as rep
 from mmviz.fusionlab import words_of
 from mmviz.plots import information as figs
-from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint, through_app
-from ui.state import catalog, digest
-from ui.state2 import (
+from ui.cache import (
+    catalog,
     checkpoint_files,
+    digest,
     disentanglement,
     mfm_gradients_average,
     mfm_gradients_sample,
     mfm_information,
     pid_table,
 )
+from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint, through_app
 
 through_app()
 

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from mmviz import explore, plots
+from ui.cache import latent_map
 from ui.sidebar import (
     CHART,
     choose_sample,
@@ -18,7 +19,6 @@ from ui.sidebar import (
     show_value,
     through_app,
 )
-from ui.state import latent_map
 
 through_app()
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from mmviz import explore, plots
 from mmviz.models import UnsupportedSubset
+from ui.cache import catalog, load_model
 from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
@@ -22,7 +23,6 @@ from ui.sidebar import (
     through_app,
     url_mapping,
 )
-from ui.state import catalog, load_model
 
 through_app()
 

@@ -8,8 +8,8 @@ import streamlit as st
 
 from mmviz import report as rep
 from mmviz.plots import report as figs
+from ui.cache import checkpoint_files, provenance
 from ui.sidebar import CHART, choose_checkpoint, explainer, guard, through_app
-from ui.state2 import checkpoint_files, provenance
 
 through_app()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mmviz import studies
+from mmviz import paths, studies
 from mmviz.plots.studies import study_figure
 from ui.sidebar import CHART, explainer, guard, through_app
 
@@ -36,7 +36,7 @@ explainer(
         "whether the *direction* of the paper's effect shows up here, not that its numbers "
         "match. A **quick** result comes from a smoke run on tiny data and says nothing about "
         "the claim. Results are read from "
-        f"`{studies.results_root()}` (set `MMVIZ_RESULTS` to read another folder)."
+        f"`{paths.results_root()}` (set `MMVIZ_RESULTS` to read another folder)."
     ),
 )
 

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from mmviz import explore, plots
+from ui.cache import digest, dimension_activity, row_sound, traversal
 from ui.sidebar import (
     CHART,
     choose_sample,
@@ -17,7 +18,6 @@ from ui.sidebar import (
     restore,
     through_app,
 )
-from ui.state import digest, dimension_activity, row_sound, traversal
 
 through_app()
 

@@ -19,7 +19,7 @@ import torch
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from tests.test_explore import build_tiny_zoo
+from mmviz.tinyzoo import build_tiny_zoo
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 GENERATIVE = ["mvae_tiny5", "jmvae_tiny", "mfm_tiny"]
@@ -28,26 +28,19 @@ PAGES = ["pages/missing.py", "pages/traversal.py", "pages/crossmodal.py", "pages
 
 @pytest.fixture(scope="module", autouse=True)
 def zoo_root(tmp_path_factory):
-    """Point the app at the tiny zoo for this module only (env var for fresh imports, module
-    globals for old ones), and give back torch's thread count (ui/state.py sets it to 1)."""
+    """Point the app at the tiny zoo for this module only ($MMVIZ_CHECKPOINTS), and give back
+    torch's thread count (ui/cache.py sets it to 1)."""
     threads = torch.get_num_threads()
     root = build_tiny_zoo(str(tmp_path_factory.getbasetemp() / "tiny_zoo"))
     mp = pytest.MonkeyPatch()
-    mp.setenv("MMVIZ_CHECKPOINTS", str(root))
-    import mmviz.checkpoint
-    import mmviz.zoo
-
-    mp.setattr(mmviz.checkpoint, "CHECKPOINT_ROOT", root)
-    mp.setattr(mmviz.zoo, "CHECKPOINT_ROOT", root)
+    mp.setenv("MMVIZ_CHECKPOINTS", str(root))  # mmviz.paths reads it at call time
     yield root
     mp.undo()
     torch.set_num_threads(threads)
 
 
 def use_root(monkeypatch, root: Path) -> None:
-    import mmviz.checkpoint
-
-    monkeypatch.setattr(mmviz.checkpoint, "CHECKPOINT_ROOT", root)
+    monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(root))
 
 
 def open_page(page: str, **params: str) -> AppTest:

@@ -13,19 +13,19 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from mmviz.checkpoint import CHECKPOINT_ROOT, list_ids
+from mmviz.checkpoint import list_ids
 from ui.bench import app_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 
 
-SHIPPED = list_ids(CHECKPOINT_ROOT)
+SHIPPED = list_ids()  # the shipped zoo unless MMVIZ_CHECKPOINTS moves it
 
 
 @pytest.fixture(autouse=True)
 def keep_threads():
-    threads = torch.get_num_threads()  # ui/state.py sets it to 1
+    threads = torch.get_num_threads()  # ui/cache.py sets it to 1
     yield
     torch.set_num_threads(threads)
 

@@ -7,7 +7,7 @@ draw a digit on the canvas, move a traversal slider with the keyboard, and chang
 on each analysis page. Skipped only where no Chromium is installed or playwright is missing.
 
 The server uses the shipped checkpoints when the generative ones exist (the screenshots go into
-the README), else the tiny zoo of tests/test_explore.py.
+the README), else the tiny zoo of mmviz/tinyzoo.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_support import (
+from ui.browser import (
     ROOT,
     browser_unavailable,
     chromium_page,
@@ -71,7 +71,7 @@ def zoo(tmp_path_factory) -> Path:
     """The shipped checkpoints when the generative ones exist, else the tiny test zoo."""
     if (REAL_ZOO / "mvae_hand_label" / "model.safetensors").exists():
         return REAL_ZOO
-    from tests.test_explore import build_tiny_zoo
+    from mmviz.tinyzoo import build_tiny_zoo
 
     return build_tiny_zoo(str(tmp_path_factory.getbasetemp() / "tiny_zoo"))
 

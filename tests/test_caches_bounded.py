@@ -117,18 +117,18 @@ def test_pages_never_mutate_models():
 # ---- dynamic: the shared model after page-like use -------------------------------------------
 @pytest.fixture()
 def zoo(tmp_path, monkeypatch):
-    """A one-checkpoint zoo (a small MVAE on the toy data) that the ui.state loaders read."""
+    """A one-checkpoint zoo (a small MVAE on the toy data) that the ui.cache loaders read."""
     ds = toy_dataset()
     torch.manual_seed(0)
     model = MVAE(MVAEConfig(latent_dim=4, hidden=16, enc_layers=1, dec_layers=1), ds.specs)
     ck.save_checkpoint(model, tmp_path / "mvae_toy", {"dataset": "toy", "training": {},
                                                       "code_version": "test"})
-    monkeypatch.setattr(ck, "CHECKPOINT_ROOT", tmp_path)
-    import ui.state as state
+    monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(tmp_path))
+    from ui import cache
 
-    state._load.clear()
+    cache._load.clear()
     yield tmp_path, ds
-    state._load.clear()
+    cache._load.clear()
 
 
 def frozen(model: torch.nn.Module) -> None:
@@ -142,20 +142,19 @@ def frozen(model: torch.nn.Module) -> None:
 
 
 def test_underlying_loader_returns_a_frozen_model(zoo):
-    import ui.state as state
+    from ui import cache
 
     root, _ = zoo
-    loaded = state._load.__wrapped__(str(root), "mvae_toy")
+    loaded = cache._load.__wrapped__(*cache.checkpoint_key("mvae_toy"))
     frozen(loaded.model)
 
 
 def test_shared_model_is_unchanged_by_page_like_use(zoo):
-    import ui.state as state
-    import ui.state2 as state2
     from mmviz.interpret.attributions import Attributor, LatentDim, Prediction
+    from ui import cache
 
     root, ds = zoo
-    shared = state.load_checkpoint("mvae_toy")
+    shared = cache.load_checkpoint("mvae_toy")
     model = shared.model
     frozen(model)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
@@ -166,7 +165,7 @@ def test_shared_model_is_unchanged_by_page_like_use(zoo):
     for observed in (["image"], ["label"], None):
         explore.reconstruct_view(model, x, observed)
     explore.poe_view(model, x, ["image", "label"])
-    explore.compare_views({"a": model, "b": state.load_model("mvae_toy")}, x, ["image"])
+    explore.compare_views({"a": model, "b": cache.load_model("mvae_toy")}, x, ["image"])
     base = explore.base_latents(model, x, ["image"], "posterior")
     group = next(iter(model.latent_groups))
     explore.traversal_grid(model, base, group, [0, 1], np.linspace(-2, 2, 3))
@@ -179,15 +178,15 @@ def test_shared_model_is_unchanged_by_page_like_use(zoo):
     rep.metrics_json("mvae_toy", shared.meta)
     rep.config_table(shared.config)
     rep.provenance(shared.path, shared.meta)
-    # attributions: on the private copy, as ui.state2 does
-    private, lock = state2._private(str(root), "mvae_toy", state2.stamp("mvae_toy"))
+    # attributions: on the private copy, as ui.cache does
+    private, lock = cache._private(*cache.checkpoint_key("mvae_toy"))
     assert private is not model
     with lock:
         for method in ("IntegratedGradients", "Saliency"):
             Attributor(method).attribute(private, x, Prediction(), ["image"])
         Attributor("Saliency").attribute(private, x, LatentDim(group, 0), ["image"])
 
-    again = state.load_checkpoint("mvae_toy")
+    again = cache.load_checkpoint("mvae_toy")
     assert again is shared, "the cached loader built a second copy"
     frozen(model)
     for k, v in model.state_dict().items():

@@ -87,3 +87,38 @@ def test_train_refuses_an_unknown_weights_dtype(tmp_cache, capsys, tmp_path):
               "--weights-dtype", "int8"])
     assert "invalid choice: 'int8'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_bench_app_reaches_the_app_benchmark_without_touching_sys_path(monkeypatch, capsys):
+    import sys
+
+    import ui.bench
+
+    before = list(sys.path)
+    monkeypatch.setattr(ui.bench, "bench_app", lambda sizes: {"sizes": sizes})
+    assert main(["bench", "app", "--tiny", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"sizes": "tiny"}
+    assert sys.path == before
+
+
+def test_app_and_backend_never_import_tests_or_edit_sys_path():
+    """tests/ is not part of the app: ui/, pages/, app.py and mmviz/ import nothing from it,
+    and nothing in them edits sys.path to reach another package."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [*root.glob("ui/*.py"), *root.glob("pages/*.py"), *root.glob("mmviz/**/*.py"),
+             root / "app.py"]
+    hits = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            )
+            if any(n == "tests" or n.startswith("tests.") for n in names):
+                hits.append(f"{path.relative_to(root)}:{node.lineno} imports tests")
+            if isinstance(node, ast.Attribute) and ast.unparse(node) == "sys.path":
+                hits.append(f"{path.relative_to(root)}:{node.lineno} uses sys.path")
+    assert len(files) > 30 and not hits, hits

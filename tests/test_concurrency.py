@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser_support import ROOT, streamlit_server
 from tests.st_client import Run, Session
+from ui.browser import ROOT, streamlit_server
 
 SESSIONS = int(os.environ.get("MMVIZ_SESSIONS", "10"))
 CONCURRENT_S = float(os.environ.get("MMVIZ_CONCURRENT_S", "60"))

@@ -28,7 +28,7 @@ CELL_TOL, MEAN_TOL, SUMMARY_TOL = 0.15, 0.05, 0.08
 
 @pytest.fixture(autouse=True)
 def keep_threads():
-    threads = torch.get_num_threads()  # ui/state.py sets it to 1
+    threads = torch.get_num_threads()  # ui/cache.py sets it to 1
     yield
     torch.set_num_threads(threads)
 

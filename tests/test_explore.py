@@ -1,15 +1,13 @@
 """mmviz/explore.py: the numbers the exploration pages show, checked without Streamlit.
 
-Uses a tiny zoo (a few optimizer steps per model) built once per test session; shipped oracle
-checkpoints are linked into it when present. tests/test_app.py reuses the same zoo.
+Uses a tiny zoo (mmviz/tinyzoo.py: a few optimizer steps per model) built once per test session;
+shipped oracle checkpoints are linked into it when present. tests/test_app.py reuses the same zoo.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -20,70 +18,9 @@ from mmviz import explore as ex
 from mmviz.data import load_dataset
 from mmviz.data.digits import specs as digit_specs
 from mmviz.models import UnsupportedSubset
+from mmviz.tinyzoo import DIGITS5, TINY, build_tiny_zoo
 
 torch.set_num_threads(1)  # small forward passes: one thread is fastest on a shared machine
-
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
-DIGITS5 = ["hand", "print", "label", "text", "sound"]
-TINY = {  # id -> (model, dataset, modalities, config overrides)
-    "mvae_tiny5": (
-        "mvae",
-        "digits",
-        DIGITS5,
-        {"latent_dim": 8, "hidden": 64, "enc_layers": 1, "dec_layers": 1},
-    ),
-    "jmvae_tiny": (
-        "jmvae",
-        "digits",
-        ["hand", "label"],
-        {"latent_dim": 8, "hidden": 64, "enc_layers": 1, "dec_layers": 1},
-    ),
-    "mfm_tiny": (
-        "mfm",
-        "digits",
-        ["hand", "print", "label"],
-        {"zy_dim": 4, "za_dim": 3, "hidden": 32, "factor_dim": 16},
-    ),
-    "lmf_tiny": (
-        "lmf",
-        "sentiment",
-        None,
-        {"embed_dim": 8, "token_dim": 8, "sequence_dim": 8, "fusion_dim": 8},
-    ),
-}
-ORACLES = ("hand", "print", "text", "sound")
-
-
-@cache
-def build_tiny_zoo(root: str) -> Path:
-    """Train each TINY model for 5 steps into `root` (once per process); link or train oracles."""
-    from mmviz.train import TrainSettings, run_training
-
-    out = Path(root)
-    settings = TrainSettings(epochs=1, max_steps=5, batch_size=32)
-    for cid, (model, dataset, mods, overrides) in TINY.items():
-        if not (out / cid / "config.json").exists():
-            run_training(
-                model, dataset, mods, out / cid, overrides, settings, evaluate=False, progress=False
-            )
-    for m in ORACLES:
-        dst = out / f"oracle_{m}"
-        if dst.exists():
-            continue
-        if (SHIPPED / f"oracle_{m}" / "model.safetensors").exists():
-            os.symlink(SHIPPED / f"oracle_{m}", dst)
-        elif m == "hand":  # at least one oracle, so coherence is exercised
-            run_training(
-                "oracle",
-                "digits",
-                [m],
-                dst,
-                {"modality": m, "channels": [4, 8]},
-                settings,
-                evaluate=False,
-                progress=False,
-            )
-    return out
 
 
 @pytest.fixture(scope="session")

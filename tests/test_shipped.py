@@ -8,9 +8,12 @@ import json
 
 import pytest
 
-from mmviz.checkpoint import CHECKPOINT_ROOT, load_checkpoint
+from mmviz.checkpoint import load_checkpoint
 from mmviz.evaluate import evaluate_model, evaluation_dataset
+from mmviz.paths import checkpoint_root
 from mmviz.zoo import ZOO
+
+CHECKPOINT_ROOT = checkpoint_root()  # the shipped zoo unless MMVIZ_CHECKPOINTS moves it
 
 SHIPPED = [r.id for r in ZOO if (CHECKPOINT_ROOT / r.id).is_dir()]
 # (metric path, tolerance): a 200-sample slice differs from the 2,000-sample figure by sampling

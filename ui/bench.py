@@ -3,7 +3,7 @@ and how long the app takes to be usable in a real browser after the server start
 
 `python -m mmviz bench app [--tiny] [--json]` reaches `bench_app` (the CLI imports this module
 by name, since mmviz/ never imports Streamlit). Uses the shipped checkpoints when the
-generative ones exist, else the tiny zoo of tests/test_explore.py built in a temporary folder.
+generative ones exist, else the tiny zoo of mmviz/tinyzoo.py built in a temporary folder.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
-REAL_ZOO = ROOT / "checkpoints"
 REPEATS = {"default": 5, "tiny": 3}
 # Speed targets (ms; the browser one in s) and the figure each is checked on.
 TARGETS = {
@@ -59,56 +58,44 @@ def _has_generative(root: Path) -> bool:
 
 
 def resolve_zoo(zoo: str | Path | None = None) -> tuple[Path, str]:
-    """The checkpoint folder to measure and what it is: `zoo` when given, else the shipped
-    checkpoints when the generative ones exist, else a freshly built tiny zoo."""
+    """The checkpoint folder to measure and what it is: `zoo` when given, else the checkpoint
+    root (`$MMVIZ_CHECKPOINTS` or the shipped zoo) when its generative checkpoints exist, else
+    a freshly built tiny zoo."""
+    from mmviz import paths
+
     if zoo is not None:
         return Path(zoo), "given"
-    if _has_generative(REAL_ZOO):
-        return REAL_ZOO, "shipped"
+    root = paths.checkpoint_root()
+    if _has_generative(root):
+        return root, "shipped" if root == paths.DEFAULT_CHECKPOINTS else "MMVIZ_CHECKPOINTS"
     return _tiny_zoo(), "tiny"
 
 
 @functools.cache
 def _tiny_zoo() -> Path:
-    """The tiny zoo of tests/test_explore.py, built once per process in a temporary folder."""
-    try:
-        from tests.test_explore import build_tiny_zoo
-    except ImportError as e:
-        raise ValueError(
-            f"no shipped generative checkpoints and the tiny zoo builder is unavailable ({e}); "
-            "run from the repository root or train the zoo with `python -m mmviz train-all`"
-        ) from e
+    """The tiny zoo of mmviz/tinyzoo.py, built once per process in a temporary folder."""
+    from mmviz.tinyzoo import build_tiny_zoo
+
     return build_tiny_zoo(tempfile.mkdtemp(prefix="mmviz_bench_zoo_"))
 
 
 @contextlib.contextmanager
 def use_zoo(root: Path) -> Iterator[None]:
-    """Point this process (module globals) and child processes (env) at checkpoint folder
-    `root`, and put everything back afterwards, torch's thread count included."""
+    """Point this process and its child processes at checkpoint folder `root`
+    ($MMVIZ_CHECKPOINTS, read at call time by `mmviz.paths`), and put everything back
+    afterwards, torch's thread count included."""
     import torch
 
-    import mmviz.checkpoint
-    import mmviz.zoo
-
-    old = (
-        os.environ.get("MMVIZ_CHECKPOINTS"),
-        mmviz.checkpoint.CHECKPOINT_ROOT,
-        mmviz.zoo.CHECKPOINT_ROOT,
-        torch.get_num_threads(),
-    )
+    old_root, old_threads = os.environ.get("MMVIZ_CHECKPOINTS"), torch.get_num_threads()
     os.environ["MMVIZ_CHECKPOINTS"] = str(root)
-    mmviz.checkpoint.CHECKPOINT_ROOT = root
-    mmviz.zoo.CHECKPOINT_ROOT = root
     try:
         yield
     finally:
-        if old[0] is None:
+        if old_root is None:
             os.environ.pop("MMVIZ_CHECKPOINTS", None)
         else:
-            os.environ["MMVIZ_CHECKPOINTS"] = old[0]
-        mmviz.checkpoint.CHECKPOINT_ROOT = old[1]
-        mmviz.zoo.CHECKPOINT_ROOT = old[2]
-        torch.set_num_threads(old[3])
+            os.environ["MMVIZ_CHECKPOINTS"] = old_root
+        torch.set_num_threads(old_threads)
 
 
 class _DropWarnings(logging.Filter):
@@ -319,21 +306,14 @@ def time_grid_compute(cid: str, repeats: int) -> dict[str, Any]:
 def time_first_page_usable(timeout: float = 120.0) -> tuple[float | None, str]:
     """Seconds from the server process's start to the first page's title being visible in
     headless Chromium (launched beforehand, so its own start is not counted)."""
-    try:
-        from tests.browser_support import (
-            _healthy,
-            browser_unavailable,
-            chromium_page,
-            streamlit_server,
-        )
-    except ImportError as e:
-        return None, f"not measured: tests/browser_support.py unavailable ({e})"
+    from ui.browser import browser_unavailable, chromium_page, healthy, streamlit_server
+
     why = browser_unavailable()
     if why:
         return None, f"not measured: {why}"
     with chromium_page() as page, streamlit_server(wait_healthy=False) as server:
         deadline = time.monotonic() + timeout
-        while not _healthy(server.url):
+        while not healthy(server.url):
             if server.process.poll() is not None or time.monotonic() > deadline:
                 return None, f"not measured: the server did not start ({server.log})"
             time.sleep(0.05)

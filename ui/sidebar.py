@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ui.state import cached_dataset, catalog, load_checkpoint
+from ui.cache import cached_dataset, catalog, load_checkpoint
 
 KEEP = "_mmviz_keep_"  # prefix of the non-widget copies that survive page switches
 
@@ -327,7 +327,7 @@ def show_value(
     from mmviz import plots
     from mmviz.data import audio
     from mmviz.explore import tokens_to_text
-    from ui.state import sound_bytes
+    from ui.cache import sound_bytes
 
     a = np.asarray(x)
     if plots.is_pictorial(spec):

@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from mmviz.data.base import DataError, ModalitySpec, MultimodalDataset
+from mmviz.paths import cache_root
 
 HEADER = "__header__"
 STALE_TMP_S = 600  # a write's temporary untouched this long belongs to a killed process
 
 
 def cache_dir() -> Path:
-    """`$MMVIZ_CACHE` if set, else `~/.cache/mmviz`."""
-    root = os.environ.get("MMVIZ_CACHE") or Path.home() / ".cache" / "mmviz"
-    return Path(root)
+    """`$MMVIZ_CACHE` if set, else `~/.cache/mmviz` (`mmviz.paths.cache_root`)."""
+    return cache_root()
 
 
 def cache_path(name: str, version: str) -> Path:

@@ -1,6 +1,6 @@
-"""Helpers for the real-browser tests and the app benchmark: a Streamlit server on a free
-localhost port (started, polled until healthy, always killed), Chromium via Playwright, and
-waiting for Streamlit to finish a script run.
+"""Helpers for the app benchmark (ui/bench.py) and the real-browser tests: a Streamlit server
+on a free localhost port (started, polled until healthy, always killed), Chromium via
+Playwright, and waiting for Streamlit to finish a script run.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ class Server:
     log: Path
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the Streamlit server at `url` answers its health check."""
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
             return r.status == 200
@@ -144,7 +145,7 @@ def streamlit_server(
         server = Server(url, proc, started, log)
         if wait_healthy:
             deadline = time.monotonic() + timeout
-            while not _healthy(url):
+            while not healthy(url):
                 if proc.poll() is not None:
                     raise RuntimeError(
                         f"streamlit exited with {proc.returncode}: {log.read_text()[-2000:]}"

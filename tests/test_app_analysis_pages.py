@@ -1,7 +1,7 @@
 """The analysis pages (attributions, information, fusion lab, model report) through AppTest.
 
-A tiny zoo: part 1's tiny checkpoints (tests/test_explore.py) copied into a folder of our own,
-plus tiny TFN, early and late fusion and a sentiment MFM, quick evaluation metrics in their
+A tiny zoo: the tiny checkpoints of mmviz/tinyzoo.py copied into a folder of our own, plus
+tiny TFN, early and late fusion and a sentiment MFM, quick evaluation metrics in their
 meta.json, and results/ files for the fusion lab. Checks: every page runs on every checkpoint it
 applies to (and says plainly when one does not); every target kind and every attribution
 method runs; changing the method or the target changes the figure; the Shapley bar sums to
@@ -23,7 +23,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from tests.test_explore import build_tiny_zoo
+from mmviz.tinyzoo import build_tiny_zoo
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 FUSION = {"embed_dim": 8, "token_dim": 8, "sequence_dim": 8, "fusion_dim": 8}
@@ -52,7 +52,7 @@ RANK_ROWS = [
 ]
 
 
-def build_part2_zoo(base: Path) -> Path:
+def build_analysis_zoo(base: Path) -> Path:
     """Our own zoo folder `base/zoo` (results in `base/results`)."""
     from mmviz.checkpoint import update_meta
     from mmviz.evaluate import evaluate_model, evaluation_dataset
@@ -76,16 +76,13 @@ def build_part2_zoo(base: Path) -> Path:
                          evaluate=False, progress=False)
     import mmviz.checkpoint as C
 
-    old = C.CHECKPOINT_ROOT
-    C.CHECKPOINT_ROOT = root  # evaluation finds the oracles by id
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MMVIZ_CHECKPOINTS", str(root))  # evaluation finds the oracles by id
         for cid in EVALUATED:
             ck = C.load_checkpoint(root / cid)
             if not (ck.meta.get("metrics") or {}):
                 update_meta(root / cid, metrics=evaluate_model(ck.model, evaluation_dataset(ck),
                                                                quick=True))
-    finally:
-        C.CHECKPOINT_ROOT = old
     results = base / "results"
     results.mkdir(exist_ok=True)
     bench = {
@@ -104,23 +101,19 @@ def build_part2_zoo(base: Path) -> Path:
 
 @pytest.fixture(scope="module", autouse=True)
 def zoo(tmp_path_factory):
-    """Point the app at our zoo for this module only (module globals are read at call time)."""
-    root = build_part2_zoo(tmp_path_factory.getbasetemp() / "part2")
+    """Point the app at our zoo and its results for this module only (environment variables,
+    read at call time by mmviz.paths)."""
+    root = build_analysis_zoo(tmp_path_factory.getbasetemp() / "analysis_zoo")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MMVIZ_CHECKPOINTS", str(root))
-    import mmviz.checkpoint
-    import mmviz.zoo
-
-    mp.setattr(mmviz.checkpoint, "CHECKPOINT_ROOT", root)
-    mp.setattr(mmviz.zoo, "CHECKPOINT_ROOT", root)
+    use_root(mp, root)
     yield root
     mp.undo()
 
 
 def use_root(monkeypatch, root: Path) -> None:
-    import mmviz.checkpoint
-
-    monkeypatch.setattr(mmviz.checkpoint, "CHECKPOINT_ROOT", root)
+    """Point the app at checkpoint folder `root` and at the results folder beside it."""
+    monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(root))
+    monkeypatch.setenv("MMVIZ_RESULTS", str(root.parent / "results"))
 
 
 def open_page(page: str, **params: str) -> AppTest:

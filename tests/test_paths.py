@@ -1,0 +1,107 @@
+"""mmviz/paths.py: MMVIZ_CHECKPOINTS, MMVIZ_RESULTS and MMVIZ_CACHE are read when a function
+runs (not when a module is imported) and honoured by every function that reads those folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmviz import paths
+from mmviz.checkpoint import save_checkpoint
+from mmviz.models.mvae import MVAE, MVAEConfig
+from tests.toydata import toy_dataset
+
+VARS = ("MMVIZ_CHECKPOINTS", "MMVIZ_RESULTS", "MMVIZ_CACHE", "MMVIZ_LESSONS")
+
+
+@pytest.fixture()
+def clean_env(monkeypatch):
+    for var in VARS:
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
+
+
+def tiny_checkpoint(root: Path, cid: str = "mvae_toy") -> Path:
+    ds = toy_dataset()
+    torch.manual_seed(0)
+    model = MVAE(MVAEConfig(latent_dim=2, hidden=8, enc_layers=1, dec_layers=1), ds.specs)
+    meta = {"dataset": "toy", "model": "mvae", "modalities": list(ds.specs), "training": {},
+            "code_version": "test"}
+    return save_checkpoint(model, root / cid, meta)
+
+
+def test_defaults_when_unset(clean_env):
+    assert paths.checkpoint_root() == paths.REPO / "checkpoints" == paths.DEFAULT_CHECKPOINTS
+    assert paths.results_root() == paths.REPO / "results"
+    assert paths.cache_root() == Path.home() / ".cache" / "mmviz"
+    assert paths.lessons_root() == paths.REPO / "lessons"
+    clean_env.setenv("MMVIZ_RESULTS", "")  # empty counts as unset
+    assert paths.results_root() == paths.REPO / "results"
+
+
+def test_each_variable_is_read_at_call_time(clean_env, tmp_path):
+    for var, fn in zip(
+        VARS, (paths.checkpoint_root, paths.results_root, paths.cache_root, paths.lessons_root),
+        strict=True,
+    ):
+        clean_env.setenv(var, str(tmp_path / var))
+        assert fn() == tmp_path / var
+
+
+def test_checkpoints_env_is_honoured(clean_env, tmp_path):
+    from mmviz import checkpoint as ck
+    from mmviz.cli import main
+    from mmviz.explore import catalog
+    from mmviz.zoo import checkpoint_table
+
+    root = tmp_path / "zoo"
+    tiny_checkpoint(root)
+    assert "mvae_toy" not in ck.list_ids()  # the shipped zoo before the variable is set
+    clean_env.setenv("MMVIZ_CHECKPOINTS", str(root))
+    assert ck.list_ids() == ["mvae_toy"]
+    assert ck.resolve("mvae_toy") == root / "mvae_toy"
+    assert ck.load_checkpoint("mvae_toy").id == "mvae_toy"
+    assert [r["id"] for r in checkpoint_table()] == ["mvae_toy"]
+    assert [r.id for r in catalog()] == ["mvae_toy"]
+    with pytest.raises(ck.CheckpointError, match="known ids: mvae_toy"):
+        ck.resolve("nope")
+    assert main(["list", "--json"]) == 0
+
+
+def test_checkpoints_env_is_honoured_by_the_app_loaders(clean_env, tmp_path):
+    from ui import cache
+
+    root = tmp_path / "zoo"
+    tiny_checkpoint(root)
+    clean_env.setenv("MMVIZ_CHECKPOINTS", str(root))
+    assert [r.id for r in cache.catalog()] == ["mvae_toy"]
+    assert cache.load_checkpoint("mvae_toy").path == root / "mvae_toy"
+
+
+def test_results_env_is_honoured(clean_env, tmp_path):
+    from mmviz import fusionlab, studies
+    from ui import cache
+
+    results = tmp_path / "results"
+    results.mkdir()
+    clean_env.setenv("MMVIZ_RESULTS", str(results))
+    assert studies.default_out("lmf-rank", quick=True) == results / "lmf-rank.quick.json"
+    assert fusionlab.results_dir() == results
+    assert cache.results_file("fusion_bench.json") == (str(results / "fusion_bench.json"), 0)
+    assert fusionlab.read_fusion_bench() is None  # the shipped results/ has one
+    rows = [{"rank": 1, "seed": 0, "acc2": 0.7, "mae": 1.0, "corr": 0.5, "fusion_params": 9}]
+    (results / "lmf-rank.json").write_text(json.dumps({"rows": rows}))
+    assert fusionlab.read_rank_study()["fusion_params"].tolist() == [9]
+    found = {n: f.path for n, f in studies.load_results().items() if f.path is not None}
+    assert found == {"lmf-rank": results / "lmf-rank.json"}  # the zoo's rank study is one
+
+
+def test_cache_env_is_honoured(clean_env, tmp_path):
+    from mmviz.data.cache import cache_dir, cache_path
+
+    clean_env.setenv("MMVIZ_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    assert cache_path("digits", "3") == tmp_path / "c" / "digits-3.npz"

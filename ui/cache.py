@@ -1,0 +1,489 @@
+"""The app's caches: datasets, checkpoints, and every result derived from a checkpoint.
+
+One loader: a checkpoint is loaded once per (checkpoint root, id, weights stamp), where the
+stamp (`weights_stamp`) identifies the checkpoint's files on disk. A checkpoint retrained or
+replaced on disk gets a new stamp, so the next call loads the new weights, and every derived
+result below is cached under the same (root, id, stamp) key: nothing computed from the old
+weights is served again. The wrappers read the stamp once per call and pass it down, so a
+cached computation always runs on the model loaded under its own key.
+
+Rules: models and datasets are shared by every session (`st.cache_resource`, never mutated
+afterwards: no .train(), no hooks); derived results are cached per arguments with bounded size
+(`st.cache_data(max_entries=...)`, and a `ttl` where files on disk may change), keyed by the
+checkpoint key, a digest of the sample and the settings. Arguments starting with `_` are not
+hashed: the explicit key arguments stand for them.
+
+Attributions register forward hooks and switch a model to eval mode for a moment. The shared
+models must never see that (another session's page could be running them), so attributions,
+Shapley values and MFM gradients run on a private copy of each model (made from the model
+loaded under the same stamp), one at a time (a lock per copy).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from mmviz.data import load_dataset
+from mmviz.zoo import checkpoint_table
+
+if TYPE_CHECKING:  # the analysis modules load with the first analysis page, not the home page
+    import pandas as pd
+
+    from mmviz.report import TargetChoice
+
+# The app's forward passes are small (one sample, or a 72-latent traversal): one intra-op thread
+# is fastest, and with two threads on a busy 2-core machine torch's workers wait on each other
+# (a traversal measured 12 ms with one thread, 480 ms with two under load). MMVIZ_TORCH_THREADS
+# overrides it.
+torch.set_num_threads(int(os.environ.get("MMVIZ_TORCH_THREADS", "1")))
+
+
+def _root() -> str:
+    """The checkpoint folder, read at call time ($MMVIZ_CHECKPOINTS, see mmviz.paths)."""
+    from mmviz.paths import checkpoint_root
+
+    return str(checkpoint_root())
+
+
+def weights_stamp(root: str, cid: str) -> str:
+    """What identifies checkpoint `cid`'s files on disk: (mtime ns, size, inode) of its weights,
+    config and meta. Saving a checkpoint writes new files and swaps the folder in, so a
+    retrained or replaced checkpoint always gets a new stamp. A few stat calls: cheap enough
+    for every rerun. (The weights' sha256 in meta.json would need the file read to check.)"""
+    from mmviz import checkpoint as ck
+
+    try:
+        path = ck.resolve(Path(root) / cid)  # also finds `.<id>.old` after a killed save
+    except ck.CheckpointError:
+        return "missing"
+    parts = []
+    for name in (ck.WEIGHTS, ck.CONFIG, ck.META):
+        try:
+            s = (path / name).stat()
+            parts.append(f"{s.st_mtime_ns}:{s.st_size}:{s.st_ino}")
+        except OSError:
+            parts.append("-")
+    return "/".join(parts)
+
+
+def checkpoint_key(cid: str) -> tuple[str, str, str]:
+    """(checkpoint root, id, weights stamp): the key of the model and of all derived caches."""
+    root = _root()
+    return root, cid, weights_stamp(root, cid)
+
+
+@st.cache_resource(show_spinner="Loading dataset…")
+def cached_dataset(name: str):
+    return load_dataset(name)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_preview(name: str) -> bytes:
+    from mmviz.data.preview import preview_grid
+
+    buf = io.BytesIO()
+    preview_grid(cached_dataset(name), n=5).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def checkpoint_rows() -> list[dict]:
+    return checkpoint_table()
+
+
+# ---- checkpoints ---------------------------------------------------------------------------
+@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
+def _catalog(root: str) -> list:
+    from mmviz.explore import catalog
+
+    return catalog(Path(root))
+
+
+def catalog() -> list:
+    """Every checkpoint on disk (CheckpointInfo rows), re-read at most every 30 s."""
+    return _catalog(_root())
+
+
+@st.cache_resource(max_entries=32, show_spinner="Loading model…")
+def _load(root: str, cid: str, stamp: str):
+    """The one cached loader: checkpoint `cid` of `root` as its files were at `stamp`."""
+    from mmviz.checkpoint import load_checkpoint as load
+
+    return load(Path(root) / cid)
+
+
+def load_checkpoint(cid: str):
+    """The Checkpoint `cid` as it is on disk now, loaded once per weights stamp and shared;
+    raises CheckpointError if it is broken."""
+    return _load(*checkpoint_key(cid))
+
+
+def load_model(cid: str):
+    return load_checkpoint(cid).model
+
+
+def oracle_judges(modalities: list[str]) -> tuple[dict, list[str]]:
+    """Logit functions of the oracle_<modality> checkpoints that exist, and the ones missing."""
+    from mmviz.checkpoint import CheckpointError
+
+    ids = {info.id for info in catalog()}
+    judges, missing = {}, []
+    for m in modalities:
+        cid = f"oracle_{m}"
+        if cid not in ids:
+            missing.append(m)
+            continue
+        try:
+            judges[m] = load_model(cid).logits
+        except CheckpointError:
+            missing.append(m)
+    return judges, missing
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _private(root: str, cid: str, stamp: str) -> tuple[Any, threading.Lock]:
+    """A private copy of the model loaded under the same key, for the methods that hook into
+    a model (attributions, Shapley values, MFM gradients), and the lock serialising its use."""
+    return copy.deepcopy(_load(root, cid, stamp).model), threading.Lock()
+
+
+# ---- derived results -----------------------------------------------------------------------
+def digest(inputs: dict[str, torch.Tensor]) -> str:
+    """A short key for a batch of inputs (what cache_data keys on instead of the tensors)."""
+    h = hashlib.sha1()
+    for k in sorted(inputs):
+        h.update(k.encode())
+        h.update(inputs[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def sound_bytes(spec01: np.ndarray, n_iter: int = 32) -> bytes:
+    """WAV bytes of a (generated) spectrogram via Griffin-Lim, cached by its values."""
+    from mmviz.data import audio
+
+    return audio.wav_bytes(audio.griffin_lim(spec01, n_iter=n_iter))
+
+
+@st.cache_data(max_entries=32, show_spinner="Synthesising sound…")
+def row_sound(specs: np.ndarray, gap_s: float = 0.12, n_iter: int = 32) -> bytes:
+    """One WAV of several spectrograms (S, 32, 32) played in order with short silences."""
+    from mmviz.data import audio
+
+    gap = np.zeros(int(gap_s * audio.RATE), dtype=np.float32)
+    parts = []
+    for s in specs:
+        parts += [audio.griffin_lim(s, n_iter=n_iter), gap]
+    return audio.wav_bytes(np.concatenate(parts))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def dataset_sound(name: str, index: int) -> bytes | None:
+    """The exact waveform of a dataset sample's sound, when it can be regenerated."""
+    from mmviz.data import audio
+    from mmviz.data.digits import digits_waveform
+
+    try:
+        return audio.wav_bytes(digits_waveform(cached_dataset(name), index))
+    except ValueError:
+        return None
+
+
+def latent_map(cid: str, group: str, method: str, limit: int, links: tuple[int, ...]):
+    """2-D map of the test posterior means (PCA: instant; t-SNE: seconds, then cached)."""
+    return _latent_map(*checkpoint_key(cid), group, method, limit, links)
+
+
+@st.cache_data(max_entries=16, show_spinner="Projecting the test set…")
+def _latent_map(
+    root: str, cid: str, stamp: str, group: str, method: str, limit: int, links: tuple[int, ...]
+):
+    from mmviz.explore import latent_map as compute
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    return compute(ck.model, ds, group, "test", limit, method, list(links))
+
+
+def dimension_activity(cid: str, group: str, n: int = 500) -> np.ndarray:
+    """Variance of each dimension's posterior mean over `n` test samples."""
+    return _dimension_activity(*checkpoint_key(cid), group, n)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _dimension_activity(root: str, cid: str, stamp: str, group: str, n: int) -> np.ndarray:
+    from mmviz.explore import dimension_activity as compute
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    idx = ds.indices("test")[:n]
+    x = {m: torch.from_numpy(np.ascontiguousarray(ds.data[m][idx])) for m in ck.model.modalities}
+    return compute(ck.model, x, group)
+
+
+def traversal(
+    cid: str,
+    key: str,
+    observed: tuple[str, ...] | None,
+    source: str,
+    group: str,
+    dims: tuple[int, ...],
+    lo: float,
+    hi: float,
+    steps: int,
+    sweep: bool,
+    inputs: dict[str, torch.Tensor],
+):
+    """A traversal grid (or 2-D sweep), cached per checkpoint, sample digest `key`, settings."""
+    return _traversal(
+        *checkpoint_key(cid), key, observed, source, group, dims, lo, hi, steps, sweep, inputs
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _traversal(
+    root: str,
+    cid: str,
+    stamp: str,
+    key: str,
+    observed: tuple[str, ...] | None,
+    source: str,
+    group: str,
+    dims: tuple[int, ...],
+    lo: float,
+    hi: float,
+    steps: int,
+    sweep: bool,
+    _inputs,
+):
+    """A traversal grid (or 2-D sweep) from a sample's posterior mean or the prior mean."""
+    from mmviz import explore
+
+    model = _load(root, cid, stamp).model
+    base = explore.base_latents(model, _inputs, observed, source)
+    values = np.linspace(lo, hi, steps)
+    if sweep:
+        return explore.sweep_2d(model, base, group, (dims[0], dims[1]), values)
+    return explore.traversal_grid(model, base, group, list(dims), values)
+
+
+def cross_modal(
+    cid: str,
+    key: str,
+    observed: tuple[str, ...],
+    n: int,
+    seed: int,
+    reference: int | None,
+    inputs: dict[str, torch.Tensor],
+):
+    """N cross-modal draws and the oracles' verdicts, cached like `traversal` (and on the
+    stamps of the oracles that judge them)."""
+    root, cid, stamp = checkpoint_key(cid)
+    judges = tuple(
+        weights_stamp(root, f"oracle_{m}") for m in _load(root, cid, stamp).model.modalities
+    )
+    return _cross_modal(root, cid, stamp, judges, key, observed, n, seed, reference, inputs)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cross_modal(
+    root: str,
+    cid: str,
+    stamp: str,
+    oracle_stamps: tuple[str, ...],
+    key: str,
+    observed: tuple[str, ...],
+    n: int,
+    seed: int,
+    reference: int | None,
+    _inputs,
+):
+    from mmviz import explore
+
+    model = _load(root, cid, stamp).model
+    judges, _ = oracle_judges(model.modalities)
+    return explore.cross_modal(model, _inputs, list(observed), n, seed, judges, reference)
+
+
+# ---- attributions ------------------------------------------------------------------------------
+def attribution(
+    cid: str, key: str, observed: tuple[str, ...], choice: TargetChoice, method: str,
+    params: tuple[tuple[str, Any], ...], inputs: dict[str, torch.Tensor],
+):
+    """Captum attributions of `choice` for one sample (`key`: digest of `inputs`)."""
+    return _attribution(*checkpoint_key(cid), key, observed, choice, method, params, inputs)
+
+
+@st.cache_data(max_entries=128, show_spinner="Attributing…")
+def _attribution(root, cid, stamp, key, observed, choice, method, params, _inputs):
+    from mmviz.interpret.attributions import Attributor
+
+    model, lock = _private(root, cid, stamp)
+    with lock:
+        return Attributor(method, **dict(params)).attribute(
+            model, _inputs, choice.build(), list(observed)
+        )
+
+
+def shapley(
+    cid: str, key: str, players: tuple[str, ...], choice: TargetChoice,
+    inputs: dict[str, torch.Tensor],
+):
+    """Exact modality Shapley values of `choice` over the observed modalities."""
+    return _shapley(*checkpoint_key(cid), key, players, choice, inputs)
+
+
+@st.cache_data(max_entries=128, show_spinner="Shapley values…")
+def _shapley(root, cid, stamp, key, players, choice, _inputs):
+    from mmviz.interpret.shapley import modality_shapley
+
+    model, lock = _private(root, cid, stamp)
+    with lock:
+        return modality_shapley(model, _inputs, choice.build(), players=list(players))
+
+
+# ---- information (dataset level: computed once per checkpoint, then served from cache) -------
+def disentanglement(cid: str, limit: int = 1000):
+    """MI matrix, MIG, SAP, DCI of a checkpoint's test codes (first `limit` test samples)."""
+    return _disentanglement(*checkpoint_key(cid), limit)
+
+
+@st.cache_data(max_entries=32, show_spinner="Measuring the latent codes against the factors…")
+def _disentanglement(root, cid, stamp, limit):
+    from mmviz import report as rep
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    return rep.disentanglement_report(ck.model, ds, limit)
+
+
+def mfm_information(cid: str, n: int = 500, estimator: str = "gaussian") -> pd.DataFrame:
+    return _mfm_information(*checkpoint_key(cid), n, estimator)
+
+
+@st.cache_data(max_entries=32, show_spinner="Estimating mutual information…")
+def _mfm_information(root, cid, stamp, n, estimator):
+    from mmviz import report as rep
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    return rep.mfm_information(ck.model, ds, n, estimator)
+
+
+def mfm_gradients_average(cid: str, n: int = 200) -> dict:
+    """Mean ||dF_y/dX_i||^2 per input position over the first `n` test samples."""
+    return _mfm_gradients_average(*checkpoint_key(cid), n)
+
+
+@st.cache_data(max_entries=32, show_spinner="Gradients of the shared factor…")
+def _mfm_gradients_average(root, cid, stamp, n):
+    from mmviz import report as rep
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    model, lock = _private(root, cid, stamp)
+    with lock:
+        flow = rep.mfm_gradients(model, rep.first_test_samples(ds, model.modalities, n))
+    return flow.mean
+
+
+def mfm_gradients_sample(cid: str, key: str, inputs: dict[str, torch.Tensor]) -> dict:
+    """||dF_y/dX_i||^2 per input position for one sample."""
+    return _mfm_gradients_sample(*checkpoint_key(cid), key, inputs)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _mfm_gradients_sample(root, cid, stamp, key, _inputs):
+    from mmviz import report as rep
+
+    model, lock = _private(root, cid, stamp)
+    with lock:
+        flow = rep.mfm_gradients(model, _inputs)
+    return {m: v[0] for m, v in flow.per_step.items()}
+
+
+@st.cache_data(max_entries=8, show_spinner="PID of every modality pair, per recipe…")
+def pid_table(dataset: str, measure: str = "broja") -> pd.DataFrame:
+    """`pid_by_recipe` on the test split, with each recipe's ground truth beside it."""
+    from mmviz import report as rep
+    from mmviz.interpret.pid import pid_by_recipe
+
+    return rep.pid_with_truth(pid_by_recipe(cached_dataset(dataset), measure=measure))
+
+
+# ---- fusion lab ----------------------------------------------------------------------------------
+def lab_scores(
+    ids: tuple[str, ...], key: str, observed: tuple[str, ...],
+    snr: tuple[tuple[str, float | None], ...], seed: int, truth: float | None,
+    inputs: dict[str, torch.Tensor],
+) -> pd.DataFrame:
+    root = _root()
+    stamps = tuple(weights_stamp(root, c) for c in ids)
+    return _lab_scores(root, ids, stamps, key, observed, snr, seed, truth, inputs)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _lab_scores(root, ids, stamps, key, observed, snr, seed, truth, _inputs):
+    from mmviz import fusionlab
+
+    models = {c: _load(root, c, s).model for c, s in zip(ids, stamps, strict=True)}
+    return fusionlab.lab_scores(models, _inputs, list(observed), dict(snr), seed, truth)
+
+
+@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
+def fusion_bench(path: str, mtime: int) -> dict | None:
+    from mmviz import fusionlab
+
+    return fusionlab.read_fusion_bench(path)
+
+
+@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
+def rank_study(path: str, mtime: int) -> pd.DataFrame | None:
+    from mmviz import fusionlab
+
+    return fusionlab.read_rank_study(path)
+
+
+def results_file(name: str) -> tuple[str, int]:
+    """(path, mtime) of results/<name> (mtime 0 if absent): the cache key of a results file."""
+    from mmviz.paths import results_root
+
+    p = results_root() / name
+    return str(p), (p.stat().st_mtime_ns if p.is_file() else 0)
+
+
+# ---- report --------------------------------------------------------------------------------------
+def checkpoint_files(cid: str) -> tuple[dict, dict]:
+    """(config.json, meta.json) of a checkpoint, without loading its weights."""
+    return _checkpoint_files(*checkpoint_key(cid))
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def _checkpoint_files(root, cid, stamp):
+    from mmviz.checkpoint import CONFIG, META, read_json
+
+    path = Path(root) / cid
+    meta = read_json(path / META) if (path / META).exists() else {}
+    return read_json(path / CONFIG), meta
+
+
+def provenance(cid: str, meta: dict):
+    """Provenance table and the weights checksum verified against the file."""
+    return _provenance(*checkpoint_key(cid), meta)
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner="Checking the weights' checksum…")
+def _provenance(root, cid, stamp, meta):
+    from mmviz import report as rep
+
+    return rep.provenance(Path(root) / cid, meta)
