@@ -560,6 +560,8 @@ TARGET_RULES: dict[
     str, Callable[[str, dict[str, Any], dict[str, Any], list[str]], list[Target]]
 ] = {
     "mvae_digits5": lambda c, r, m, mods: _five_modality_targets(c, r, mods),
+    "mopoe_digits5": lambda c, r, m, mods: _five_modality_targets(c, r, mods),
+    "mmvae_digits5": lambda c, r, m, mods: _five_modality_targets(c, r, mods),
     "mfm_digits5": lambda c, r, m, mods: _mfm_targets(c, r, m),
     "mfm_hand_print_label": lambda c, r, m, mods: _mfm_targets(c, r, m),
     "mvae_hand_label": lambda c, r, m, mods: _hand_label_targets(c, r),

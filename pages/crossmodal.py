@@ -164,13 +164,11 @@ for m in model.modalities:
         )
         if plots.is_pictorial(spec):
             st.plotly_chart(
-                plots.grid_figure(
-                    view.samples[m][None],
+                plots.draws_figure(
+                    view.samples[m],
                     spec,
-                    None,
                     verdict,
                     f"{m} · {tag}" + (" · oracle's class under each" if preds is not None else ""),
-                    tile_px=64,
                 ),
                 key=f"draws_{m}",
                 config=CHART,

@@ -73,6 +73,24 @@ def test_mosaic_and_grid_figure():
     assert len(fig.to_json()) < 400_000  # one PNG, not 56k JSON numbers
 
 
+def test_draws_wrap_into_rows_with_a_label_under_each_tile():
+    draws = np.zeros((19, 1, 28, 28))
+    for k in range(19):
+        draws[k, 0, k, :] = 1.0  # a bright row k marks draw k
+    fig = plots.draws_figure(draws, SPECS["hand"], [f"#{k}" for k in range(19)], per_row=8)
+    img = decode_uri(fig.data[0].source)
+    scale = round(72 / 28)
+    row_h = 28 + plots.images.TILE_PAD + plots.images.LABEL_BAND
+    assert img.shape[:2] == (3 * row_h * scale, (8 * 30 - 2) * scale)  # 8 + 8 + 3 tiles
+    # draw 10 is in row 1, column 2: its bright line is where the tile is
+    y0, x0 = (row_h + 10) * scale, 2 * 30 * scale
+    assert img[y0, x0 + 5].min() > 200 and img[y0 - scale, x0 + 5].max() < 50
+    # the five padding tiles of the last row are blank, and every draw has its label
+    assert img[2 * row_h * scale + 5, 7 * 30 * scale + 5].min() == 255
+    assert [a.text for a in fig.layout.annotations] == [f"#{k}" for k in range(19)]
+    assert fig.layout.annotations[10].x == pytest.approx((2 * 30 + 14) * scale)
+
+
 def test_animation_frames_and_slider():
     frames = [np.full((4, 6, 3), k * 40, dtype=np.uint8) for k in range(5)]
     fig = plots.animation_figure(frames, [f"{v}" for v in range(5)], captions=list("abcde"))

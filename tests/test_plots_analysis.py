@@ -127,6 +127,9 @@ def test_missing_drop_heatmap():
     h = pi.missing_drop_figure(t).data[0]
     assert list(h.y) == ["tfn", "lmf"] and h.text[0][0] == "+20.0%"
     assert h.zmax == pytest.approx(0.2) and h.zmin == pytest.approx(-0.2)
+    # a model with no figure for a missing set shows n/a, never "+nan%"
+    gap = pd.DataFrame({"-language": [0.2, float("nan")]}, index=["tfn", "mfm"])
+    assert [row[0] for row in pi.missing_drop_figure(gap).data[0].text] == ["+20.0%", "n/a"]
 
 
 # ---- fusion lab --------------------------------------------------------------------------------

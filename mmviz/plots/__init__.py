@@ -15,6 +15,7 @@ from mmviz.plots.charts import (
 )
 from mmviz.plots.images import (
     animation_figure,
+    draws_figure,
     grid_figure,
     grid_rgb,
     is_pictorial,
@@ -30,6 +31,7 @@ __all__ = [
     "agreement_figure",
     "animation_figure",
     "experts_figure",
+    "draws_figure",
     "grid_figure",
     "grid_rgb",
     "is_pictorial",

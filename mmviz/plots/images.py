@@ -160,6 +160,58 @@ def grid_rgb(samples: np.ndarray, spec: ModalitySpec) -> np.ndarray:
     return np.stack(tiles).reshape(r, s, *tiles[0].shape)
 
 
+DRAWS_PER_ROW = 8
+LABEL_BAND = 9  # unscaled pixels under each row of tiles for their labels
+
+
+def draws_figure(
+    samples: np.ndarray,
+    spec: ModalitySpec,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+    per_row: int = DRAWS_PER_ROW,
+    tile_px: int = 72,
+) -> go.Figure:
+    """N draws (N, *data shape) wrapped into rows of `per_row` tiles, each with its label
+    underneath: 32 draws stay large enough to read on a projector, not one row of slivers."""
+    a = np.asarray(samples)
+    n = len(a)
+    if n == 0:
+        raise ValueError("no draws to show")
+    per_row = max(1, min(per_row, n))
+    rows = -(-n // per_row)
+    tiles = [to_rgb(a[k], spec) for k in range(n)]
+    h, w = tiles[0].shape[:2]
+    blank = np.full_like(tiles[0], 255)
+    tiles += [blank] * (rows * per_row - n)
+    band = LABEL_BAND if labels else 0
+    row_h = h + TILE_PAD + band
+    img = np.full((rows * row_h, per_row * (w + TILE_PAD) - TILE_PAD, 3), 255, np.uint8)
+    for k, tile in enumerate(tiles):
+        i, j = divmod(k, per_row)
+        img[i * row_h : i * row_h + h, j * (w + TILE_PAD) : j * (w + TILE_PAD) + w] = tile
+    scale = max(1, round(tile_px / max(h, w)))
+    fig = go.Figure(go.Image(source=png_uri(img, scale), hoverinfo="skip"))
+    for k, text in enumerate(list(labels or [])[:n]):
+        i, j = divmod(k, per_row)
+        fig.add_annotation(
+            x=(j * (w + TILE_PAD) + w / 2) * scale,
+            y=(i * row_h + h + band / 2 + 1) * scale,
+            text=str(text),
+            showarrow=False,
+            font={"size": 12},
+        )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    top = 30 if title else 4
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}} if title else None,
+        height=min(int(rows * row_h * scale) + top + 4, 1600),
+        margin={"l": 4, "r": 4, "t": top, "b": 4},
+    )
+    return fig
+
+
 def grid_figure(
     samples: np.ndarray,
     spec: ModalitySpec,

@@ -213,7 +213,8 @@ def missing_drop_figure(
             colorscale="RdBu_r",
             zmin=-r,
             zmax=r,
-            text=[[f"{v:+.1%}" for v in row] for row in z],
+            # a model that cannot run without a modality has no figure there: "n/a", not "+nan%"
+            text=[[f"{v:+.1%}" if np.isfinite(v) else "n/a" for v in row] for row in z],
             texttemplate="%{text}",
             colorbar={"title": {"text": "drop"}, "thickness": 10, "tickformat": ".0%"},
             hovertemplate="%{y}, missing %{x}: accuracy −%{z:.1%}<extra></extra>",
