@@ -237,13 +237,13 @@ with mc2.expander("Method parameters", expanded=True):
         if key not in st.session_state:
             st.session_state[key] = p.default
         if p.type is bool:
-            params[p.name] = col.checkbox(p.name, key=key, help=p.help)
+            params[p.name] = col.checkbox(p.widget_label, key=key, help=p.help)
         elif p.choices is not None:
-            params[p.name] = col.selectbox(p.name, list(p.choices), key=key, help=p.help)
+            params[p.name] = col.selectbox(p.widget_label, list(p.choices), key=key, help=p.help)
         elif p.type is int:
             params[p.name] = int(
                 col.number_input(
-                    p.name,
+                    p.widget_label,
                     int(p.low) if p.low is not None else None,
                     int(p.high) if p.high is not None else None,
                     step=1,
@@ -253,7 +253,7 @@ with mc2.expander("Method parameters", expanded=True):
             )
         else:
             params[p.name] = float(
-                col.number_input(p.name, p.low, p.high, step=0.1, key=key, help=p.help)
+                col.number_input(p.widget_label, p.low, p.high, step=0.1, key=key, help=p.help)
             )
 
 # ---- compute -------------------------------------------------------------------------------------

@@ -31,8 +31,18 @@ EXTRA = {  # id -> (model, overrides), all on sentiment
     "tfn_tiny": ("tfn", FUSION),
     "early_tiny": ("early_fusion", FUSION),
     "late_tiny": ("late_fusion", FUSION),
-    "mfm_sent_tiny": ("mfm", {"zy_dim": 4, "za_dim": 2, "hidden": 16, "factor_dim": 8,
-                              "target": "score", "num_classes": 0, "recurrent": True}),
+    "mfm_sent_tiny": (
+        "mfm",
+        {
+            "zy_dim": 4,
+            "za_dim": 2,
+            "hidden": 16,
+            "factor_dim": 8,
+            "target": "score",
+            "num_classes": 0,
+            "recurrent": True,
+        },
+    ),
 }
 COPIED = ("mvae_tiny5", "jmvae_tiny", "mfm_tiny", "lmf_tiny")
 EVALUATED = ("jmvae_tiny", "lmf_tiny", "tfn_tiny", "early_tiny", "late_tiny")
@@ -46,9 +56,16 @@ PAGES = {
     "report": "pages/report.py",
 }
 RANK_ROWS = [
-    {"rank": r, "seed": s, "acc2": 0.7 + 0.01 * r + 0.005 * s, "mae": 1.0 - 0.01 * r,
-     "corr": 0.5, "fusion_params": 100 * r}
-    for r in (1, 2, 4) for s in (0, 1)
+    {
+        "rank": r,
+        "seed": s,
+        "acc2": 0.7 + 0.01 * r + 0.005 * s,
+        "mae": 1.0 - 0.01 * r,
+        "corr": 0.5,
+        "fusion_params": 100 * r,
+    }
+    for r in (1, 2, 4)
+    for s in (0, 1)
 ]
 
 
@@ -72,8 +89,16 @@ def build_analysis_zoo(base: Path) -> Path:
     settings = TrainSettings(epochs=1, max_steps=5, batch_size=32)
     for cid, (model, overrides) in EXTRA.items():
         if not (root / cid / "config.json").exists():
-            run_training(model, "sentiment", None, root / cid, overrides, settings,
-                         evaluate=False, progress=False)
+            run_training(
+                model,
+                "sentiment",
+                None,
+                root / cid,
+                overrides,
+                settings,
+                evaluate=False,
+                progress=False,
+            )
     import mmviz.checkpoint as C
 
     with pytest.MonkeyPatch.context() as mp:
@@ -81,18 +106,35 @@ def build_analysis_zoo(base: Path) -> Path:
         for cid in EVALUATED:
             ck = C.load_checkpoint(root / cid)
             if not (ck.meta.get("metrics") or {}):
-                update_meta(root / cid, metrics=evaluate_model(ck.model, evaluation_dataset(ck),
-                                                               quick=True))
+                update_meta(
+                    root / cid, metrics=evaluate_model(ck.model, evaluation_dataset(ck), quick=True)
+                )
     results = base / "results"
     results.mkdir(exist_ok=True)
     bench = {
-        "sizes": "tiny", "batch_size": 32, "repeats": 1, "steps": 2, "threads": 1,
-        "tfn": {"fusion_params": 5840, "total_params": 8209, "train_samples_per_s": 1000.0,
-                "infer_samples_per_s": 5000.0},
-        "lmf": {"fusion_params": 876, "total_params": 3245, "train_samples_per_s": 1500.0,
-                "infer_samples_per_s": 9000.0},
-        "ratios": {"fusion_params": 5840 / 876, "total_params": 8209 / 3245, "train": 1.5,
-                   "inference": 1.8},
+        "sizes": "tiny",
+        "batch_size": 32,
+        "repeats": 1,
+        "steps": 2,
+        "threads": 1,
+        "tfn": {
+            "fusion_params": 5840,
+            "total_params": 8209,
+            "train_samples_per_s": 1000.0,
+            "infer_samples_per_s": 5000.0,
+        },
+        "lmf": {
+            "fusion_params": 876,
+            "total_params": 3245,
+            "train_samples_per_s": 1500.0,
+            "infer_samples_per_s": 9000.0,
+        },
+        "ratios": {
+            "fusion_params": 5840 / 876,
+            "total_params": 8209 / 3245,
+            "train": 1.5,
+            "inference": 1.8,
+        },
     }
     (results / "fusion_bench.json").write_text(json.dumps(bench))
     (results / "lmf-rank.json").write_text(json.dumps({"study": "lmf-rank", "rows": RANK_ROWS}))
@@ -135,8 +177,7 @@ def assert_clean(at: AppTest) -> None:
 
 
 def charts(at: AppTest) -> dict[str, dict]:
-    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec)
-            for c in at.get("plotly_chart")}
+    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
 
 
 def values(v) -> np.ndarray:
@@ -169,7 +210,8 @@ APPLIES = {
 
 
 @pytest.mark.parametrize(
-    "page,cid", [(p, c) for p, ids in APPLIES.items() for c in ids],
+    "page,cid",
+    [(p, c) for p, ids in APPLIES.items() for c in ids],
 )
 def test_page_runs_on_every_checkpoint_it_applies_to(zoo, page, cid):
     if cid.startswith("oracle_") and not (zoo / cid).exists():
@@ -183,11 +225,14 @@ def test_page_runs_on_every_checkpoint_it_applies_to(zoo, page, cid):
     assert charts(at), "every page draws at least one figure"
 
 
-@pytest.mark.parametrize("page,cid,why", [
-    ("information", "oracle_hand", "oracle classifier"),
-    ("fusion_lab", "mvae_tiny5", "mvae model on digits"),
-    ("fusion_lab", "mfm_sent_tiny", "the lab compares the sentiment fusion models"),
-])
+@pytest.mark.parametrize(
+    "page,cid,why",
+    [
+        ("information", "oracle_hand", "oracle classifier"),
+        ("fusion_lab", "mvae_tiny5", "mvae model on digits"),
+        ("fusion_lab", "mfm_sent_tiny", "the lab compares the sentiment fusion models"),
+    ],
+)
 def test_page_says_when_a_checkpoint_does_not_apply(zoo, page, cid, why):
     if not (zoo / cid).exists():
         pytest.skip(f"no {cid}")
@@ -227,11 +272,14 @@ def test_every_target_kind_runs_and_changes_the_figure(zoo, cid):
     assert_clean(at)
     box = widget(at, "selectbox", "att_target")
     assert list(box.options) == [
-        {"prediction": "the prediction (the predicted class, or the score)",
-         "class": "another class of the prediction",
-         "generated": "a class's log-probability in a cross-modal generation",
-         "latent": "a latent dimension",
-         "region": "a region of a generated image"}[k] for k in TARGETS[cid]
+        {
+            "prediction": "the prediction (the predicted class, or the score)",
+            "class": "another class of the prediction",
+            "generated": "a class's log-probability in a cross-modal generation",
+            "latent": "a latent dimension",
+            "region": "a region of a generated image",
+        }[k]
+        for k in TARGETS[cid]
     ]
     seen = []
     for kind in TARGETS[cid]:
@@ -239,8 +287,11 @@ def test_every_target_kind_runs_and_changes_the_figure(zoo, cid):
         at.run()
         assert_clean(at)
         figs = charts(at)
-        heat = {k: v for k, v in figs.items() if k.startswith("att_") and k not in
-                ("att_shares", "att_shapley")}
+        heat = {
+            k: v
+            for k, v in figs.items()
+            if k.startswith("att_") and k not in ("att_shares", "att_shapley")
+        }
         whole = {m.label: m.value for m in at.metric if "whole input" in m.label}
         assert heat or whole, f"{kind}: nothing shows where the attributions are"
         seen.append(json.dumps([heat, whole, metric(at, "target f(x)")], sort_keys=True))
@@ -295,6 +346,11 @@ def test_changing_a_method_parameter_and_the_region_changes_the_figure():
     assert_clean(at)
     assert charts(at)["att_hand"] != fig8
     assert metric(at, "convergence delta δ") != d8
+    # no two controls read alike ("Method" and "method" did)
+    labels = [
+        w.label.lower() for kind in ("selectbox", "number_input", "checkbox") for w in at.get(kind)
+    ]
+    assert len(labels) == len(set(labels)), labels
 
 
 def test_shapley_bar_sums_to_the_stated_total():
@@ -311,7 +367,7 @@ def test_shapley_bar_sums_to_the_stated_total():
         caption = next(c.value for c in at.caption if c.value.startswith("Exact Shapley"))
         assert f"Sum **{meta['sum']:.4g}**" in caption
         n = len(fig["data"][0]["y"])
-        assert f"over {n} modalities ({2 ** n} coalitions)" in caption
+        assert f"over {n} modalities ({2**n} coalitions)" in caption
 
 
 def test_shapley_that_cannot_be_computed_says_why(zoo):
@@ -400,8 +456,14 @@ def test_information_pid_beside_truth_and_missing_drop():
     figs = charts(at)
     pid = figs["info_pid"]
     panels = [a["text"] for a in pid["layout"]["annotations"]]
-    assert panels[:6] == ["redundant", "unique_language", "unique_visual", "unique_acoustic",
-                          "synergy", "negation"]
+    assert panels[:6] == [
+        "redundant",
+        "unique_language",
+        "unique_visual",
+        "unique_acoustic",
+        "synergy",
+        "negation",
+    ]
     marks = [t for d in pid["data"] if d.get("mode") == "text" for t in d["text"]]
     assert any(m.startswith("redundancy") for m in marks)
     assert any(m.startswith("synergy") for m in marks)
@@ -416,7 +478,7 @@ def test_fusion_lab_param_counts_equal_the_modules():
 
     at = open_page("fusion_lab", ckpt="lmf_tiny")
     assert_clean(at)
-    for (lang, vis, aco, d_h, rank) in [(8, 8, 8, 8, 4), (17, 5, 9, 12, 3)]:
+    for lang, vis, aco, d_h, rank in [(8, 8, 8, 8, 4), (17, 5, 9, 12, 3)]:
         widget(at, "slider", "lab_d_language").set_value(lang)
         widget(at, "slider", "lab_d_visual").set_value(vis)
         widget(at, "slider", "lab_d_acoustic").set_value(aco)
@@ -424,14 +486,15 @@ def test_fusion_lab_param_counts_equal_the_modules():
         widget(at, "slider", "lab_rank").set_value(rank)
         at.run()
         assert_clean(at)
-        shown = {k: int(metric(at, f"{k.upper()} fusion parameters").replace(",", ""))
-                 for k in ("tfn", "lmf")}
+        shown = {
+            k: int(metric(at, f"{k.upper()} fusion parameters").replace(",", ""))
+            for k in ("tfn", "lmf")
+        }
         specs = sentiment_like_specs()
         dims = {"language": lang, "visual": vis, "acoustic": aco}
         tfn = TFN(FusionConfig(dims=dims, fusion_dim=d_h), specs)
         lmf = LMF(LMFConfig(dims=dims, fusion_dim=d_h, rank=rank), specs)
-        assert shown == {"tfn": tfn.fusion_parameter_count(),
-                         "lmf": lmf.fusion_parameter_count()}
+        assert shown == {"tfn": tfn.fusion_parameter_count(), "lmf": lmf.fusion_parameter_count()}
     widget(at, "button", "lab_check").click()
     at.run()
     assert_clean(at)
@@ -588,8 +651,14 @@ def test_every_method_and_target_on_every_checkpoint(zoo):
     from mmviz.interpret.shapley import modality_shapley
     from mmviz.models import UnsupportedSubset
 
-    fast = {"image_patch": 7, "n_samples": 2, "perturbations_per_eval": 256, "window": 7,
-            "stride": 7, "n_steps": 8}
+    fast = {
+        "image_patch": 7,
+        "n_samples": 2,
+        "perturbations_per_eval": 256,
+        "window": 7,
+        "stride": 7,
+        "n_steps": 8,
+    }
     ran = 0
     for cid in APPLIES["attributions"]:
         if not (zoo / cid).exists():
@@ -597,8 +666,11 @@ def test_every_method_and_target_on_every_checkpoint(zoo):
         ck = load_checkpoint(zoo / cid)
         model = ck.model
         ds = load_dataset(ck.meta["dataset"])
-        x = {m: v for m, v in explore.sample_batch(ds, int(ds.indices("test")[1])).items()
-             if m in model.modalities}
+        x = {
+            m: v
+            for m, v in explore.sample_batch(ds, int(ds.indices("test")[1])).items()
+            if m in model.modalities
+        }
         for kind, why in rep.target_options(model, x).items():
             if why is not None:
                 continue
@@ -606,10 +678,16 @@ def test_every_method_and_target_on_every_checkpoint(zoo):
             pics = rep.generated_images(model)
             cats = [m for m, s in model.specs.items() if s.kind == "categorical"]
             choice = rep.TargetChoice(
-                kind, index=1 if kind in ("class", "generated") else None,
-                modality=(pics[0] if kind == "region" else cats[0] if kind == "generated"
-                          else None),
-                group=g, dim=1, rows=(3, 9), cols=(2, 12))
+                kind,
+                index=1 if kind in ("class", "generated") else None,
+                modality=(
+                    pics[0] if kind == "region" else cats[0] if kind == "generated" else None
+                ),
+                group=g,
+                dim=1,
+                rows=(3, 9),
+                cols=(2, 12),
+            )
             target = choice.build()
             skip = target.excluded_modality(model)
             observed = [m for m in explore.input_modalities(model) if m != skip]

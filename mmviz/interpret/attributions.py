@@ -293,6 +293,11 @@ class ParamSpec:
     high: float | None = None
     choices: tuple[Any, ...] | None = None
     help: str = ""
+    label: str = ""  # the widget's label, when Captum's argument name would mislead
+
+    @property
+    def widget_label(self) -> str:
+        return self.label or self.name.replace("_", " ")
 
     def validate(self, value: Any) -> Any:
         if self.type is bool:
@@ -362,7 +367,8 @@ METHODS: dict[str, MethodSpec] = {
                       "input; more = smaller convergence delta"),
             ParamSpec("method", str, "gausslegendre", choices=(
                 "gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right",
-                "riemann_middle"), help="quadrature rule for the path integral"),
+                "riemann_middle"), help="quadrature rule for the path integral (Captum's "
+                "`method` argument)", label="integration rule"),
             ParamSpec("internal_batch_size", int, 0, 0, 65536, help="path points evaluated per "
                       "batch (0: all at once)"),
             _TOKEN_BASELINE,
