@@ -138,6 +138,14 @@ def cmd_demo_check(args: argparse.Namespace) -> int:
     if args.json:
         _print(report, True)
         return 0
+    if args.markdown:
+        print("| checkpoint | target | measured | needed | met |\n|---|---|---|---|---|")
+        for t in report["targets"]:
+            value = "n/a" if t["value"] is None else f"{t['value']:.3g}"
+            met = "yes" if t["pass"] else "**no**"
+            row = [t["checkpoint"], t["name"], value, f"{t['op']} {t['threshold']}", met]
+            print("| " + " | ".join(row) + " |")
+        return 0
     for t in report["targets"]:
         value = "n/a" if t["value"] is None else f"{t['value']:.3g}"
         mark = "PASS" if t["pass"] else "miss"
@@ -322,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument(
         "--write", action="store_true", help="store each rerun suite in its meta.json"
     )
+    dc.add_argument("--markdown", action="store_true", help="the targets as a Markdown table")
     dc.set_defaults(func=cmd_demo_check)
 
     ls = sub.add_parser("list", help="list checkpoints with headline metrics")

@@ -22,7 +22,13 @@ import torch
 from torch import Tensor
 
 from mmviz.data.base import ModalitySpec, MultimodalDataset
-from mmviz.models.base import MultimodalModel, Posterior, UnsupportedSubset, to_data_space
+from mmviz.models.base import (
+    MixturePosterior,
+    MultimodalModel,
+    Posterior,
+    UnsupportedSubset,
+    to_data_space,
+)
 from mmviz.models.stats import kl_normal
 
 GENERATIVE_MODELS = ("mvae", "jmvae", "mfm", "mopoe")  # fallback when meta.json lacks latent_groups
@@ -330,6 +336,50 @@ class PoEView:
 def has_experts(model: MultimodalModel) -> bool:
     """Whether the posterior is a product of per-modality Gaussian experts (MVAE)."""
     return hasattr(model, "expert_params") and getattr(model.config, "poe", "") == "product"
+
+
+@dataclass
+class MixtureView:
+    """A mixture posterior's components for one sample (MoPoE: one per subset of the observed
+    modalities; MMVAE: one per observed modality), and the mixture's own moments.
+
+    names: the components shown (for many components: the single-modality ones and the one
+    that uses every observed modality); total: how many the mixture has, each weighing 1/total.
+    """
+
+    names: list[str]
+    means: np.ndarray  # (C, d)
+    stds: np.ndarray  # (C, d)
+    mixture_mean: np.ndarray  # (d,)
+    mixture_std: np.ndarray  # (d,)
+    total: int
+
+
+MAX_COMPONENTS_SHOWN = 7
+
+
+@torch.inference_mode()
+def mixture_view(
+    model: MultimodalModel, inputs: dict[str, Tensor], observed: Iterable[str] | None
+) -> MixtureView | None:
+    """The components of the model's posterior for one sample; None when it is no mixture."""
+    obs = model.check_observed(None if observed is None else list(observed))
+    post = model.encode(inputs, obs)
+    mixtures = [p for p in post.values() if isinstance(p, MixturePosterior)]
+    if not mixtures:
+        return None
+    mix = mixtures[0]
+    names = list(mix.components)
+    if len(names) > MAX_COMPONENTS_SHOWN:
+        names = [n for n in names if "+" not in n] + [names[-1]]
+    return MixtureView(
+        names=names,
+        means=np.stack([mix.components[n].mean[0].numpy() for n in names]),
+        stds=np.stack([mix.components[n].std[0].numpy() for n in names]),
+        mixture_mean=mix.mean[0].numpy().copy(),
+        mixture_std=mix.std[0].numpy().copy(),
+        total=len(mix.components),
+    )
 
 
 @torch.inference_mode()

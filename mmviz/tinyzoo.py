@@ -22,6 +22,12 @@ TINY = {  # id -> (model, dataset, modalities, config overrides)
         DIGITS5,
         {"latent_dim": 8, "hidden": 64, "enc_layers": 1, "dec_layers": 1},
     ),
+    "mopoe_tiny": (
+        "mopoe",
+        "digits",
+        ["hand", "print", "label"],
+        {"latent_dim": 8, "hidden": 32, "enc_layers": 1, "dec_layers": 1},
+    ),
     "jmvae_tiny": (
         "jmvae",
         "digits",

@@ -250,6 +250,30 @@ if view is not None:
                     key="experts",
                     config=CHART,
                 )
+            elif (mv := explore.mixture_view(model, damaged, view.observed)) is not None:
+                d = mv.means.shape[1]
+                dims = list(range(d)) if d <= 16 else list(range(16))
+                shown = "" if len(mv.names) == mv.total else f", {len(mv.names)} shown"
+                st.caption(
+                    f"The posterior is a mixture of {mv.total} components, each weighing "
+                    f"1/{mv.total}{shown}: a draw picks one component, then samples it, so no "
+                    "single precise expert can take the posterior over."
+                )
+                st.plotly_chart(
+                    plots.experts_figure(
+                        mv.names,
+                        mv.means,
+                        mv.stds,
+                        mv.mixture_mean,
+                        mv.mixture_std,
+                        dims,
+                        "mixture components and the mixture"
+                        + ("" if d <= 16 else " (first 16 dimensions)"),
+                        combined="mixture",
+                    ),
+                    key="experts",
+                    config=CHART,
+                )
             else:
                 q_all = explore.reconstruct_view(model, damaged, full).posterior
                 for g, p in view.posterior.items():

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from mmviz.tinyzoo import build_tiny_zoo
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-GENERATIVE = ["mvae_tiny5", "jmvae_tiny", "mfm_tiny"]
+GENERATIVE = ["mvae_tiny5", "jmvae_tiny", "mfm_tiny", "mopoe_tiny"]
 PAGES = ["pages/missing.py", "pages/traversal.py", "pages/crossmodal.py", "pages/latent_map.py"]
 
 

@@ -184,7 +184,6 @@ def test_cross_modal_samples_and_agreement(models, sample):
     assert set(v.predictions) == {"hand", "label"}
 
 
-
 def test_cross_modal_judges_against_the_class_the_condition_names(models, sample):
     """A typed phrase is judged against the digit it names, never the draws' own majority:
     draws that all show a 3 for "sieben" agree 0%, not 100%."""
@@ -302,3 +301,33 @@ def test_catalog(zoo, tmp_path):
     (row,) = ex.catalog(broken)
     assert row.problem and "meta.json" in row.problem and row.model == "jmvae"
     assert json.loads((zoo / "mvae_tiny5" / "config.json").read_text())["model"] == "mvae"
+
+
+def test_mixture_view_shows_the_components_of_a_mixture_posterior(digits):
+    from mmviz.models import model_class
+
+    cls = model_class("mopoe")
+    model = cls(cls.config_class(latent_dim=4, hidden=16), digits.specs).eval()
+    x = ex.sample_batch(digits, 0)
+    mv = ex.mixture_view(model, x, ["hand", "label", "text"])
+    assert mv.total == 7 and mv.names == [
+        "hand",
+        "label",
+        "text",
+        "hand+label",
+        "hand+text",
+        "label+text",
+        "hand+label+text",
+    ]
+    np.testing.assert_allclose(mv.mixture_mean, mv.means.mean(axis=0), atol=1e-6)
+    five = ex.mixture_view(model, x, None)
+    assert five.total == 31 and five.names[-1] == "+".join(model.modalities)
+    assert len(five.names) == len(model.modalities) + 1  # singles and the full product
+    assert ex.mixture_view(ex_mvae(digits), x, ["hand"]) is None
+
+
+def ex_mvae(digits):
+    from mmviz.models import model_class
+
+    cls = model_class("mvae")
+    return cls(cls.config_class(latent_dim=4, hidden=16), digits.specs).eval()

@@ -147,16 +147,18 @@ def experts_figure(
     dims: Sequence[int] | None = None,
     title: str | None = None,
     height: int = 300,
+    combined: str = "product",
 ) -> go.Figure:
-    """Each expert's mean ± std beside their product, per latent dimension (MVAE)."""
+    """Each expert's mean ± std beside their product, per latent dimension (MVAE); with
+    `combined="mixture"`, a mixture's components beside the mixture (MoPoE, MMVAE)."""
     d = means.shape[1]
     dims = list(range(d)) if dims is None else list(dims)
     e = len(names) + 1
     width = 0.8 / e
     fig = go.Figure()
     modal = [n for n in names if n != "prior"]
-    for k, name in enumerate([*names, "product"]):
-        if name == "product":
+    for k, name in enumerate([*names, combined]):
+        if k == len(names):
             m, s, colour = product_mean[dims], product_std[dims], PRODUCT_COLOUR
         else:
             m, s, colour = means[k, dims], stds[k, dims], colour_of(name, modal)
@@ -168,14 +170,14 @@ def experts_figure(
                 mode="markers",
                 name=name,
                 marker={
-                    "size": 7 if name == "product" else 5,
+                    "size": 7 if k == len(names) else 5,
                     "color": colour,
-                    "symbol": "diamond" if name == "product" else "circle",
+                    "symbol": "diamond" if k == len(names) else "circle",
                 },
                 error_y={
                     "type": "data",
                     "array": s,
-                    "thickness": 1.5 if name == "product" else 1,
+                    "thickness": 1.5 if k == len(names) else 1,
                     "width": 0,
                     "color": colour,
                 },
