@@ -176,7 +176,7 @@ def test_crossmodal_coherence_with_oracles():
     fig = chart(at, "agreement")
     judged = set(fig["data"][0]["x"])
     assert "hand" in judged and "label" not in judged  # generated modalities only
-    assert len(chart(at, "draws_hand")["layout"]["xaxis"]["ticktext"]) == 6
+    assert len(chart(at, "draws_hand")["layout"]["annotations"]) == 6  # a label under each draw
     ref = next(m for m in at.metric if m.label == "reference class")
     assert "given label" in ref.proto.delta
 
