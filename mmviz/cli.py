@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from mmviz.registry import STUDY_NAMES
 
 
 def _print(obj: Any, as_json: bool) -> None:
@@ -340,10 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
 
-    from mmviz.studies import STUDIES
-
     st = sub.add_parser("study", help="rerun a paper's claim and write results/<name>.json")
-    st.add_argument("name", choices=list(STUDIES), help="which study")
+    st.add_argument("name", choices=STUDY_NAMES, help="which study")
     st.add_argument(
         "--quick",
         action="store_true",
@@ -357,15 +358,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from mmviz.checkpoint import CheckpointError
-    from mmviz.data.base import DataError
-    from mmviz.models.base import UnsupportedSubset
+# Errors the user can fix: one line on stderr, exit status 2. Named by module so that main()
+# imports none of them (they import torch): an error of a class can only be raised once its
+# module is imported.
+USER_ERRORS = (
+    ("mmviz.checkpoint", "CheckpointError"),
+    ("mmviz.data.base", "DataError"),
+    ("mmviz.models.base", "UnsupportedSubset"),
+)
 
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    loaded = [getattr(sys.modules[m], n) for m, n in USER_ERRORS if m in sys.modules]
+    return (ValueError, *loaded)
+
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
-    except (DataError, CheckpointError, UnsupportedSubset, ValueError) as e:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`mmviz list | head -1`): stop quietly. Point stdout at devnull
+        # so that the interpreter's final flush does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+    except Exception as e:
+        if not isinstance(e, _user_errors()):
+            raise
         print(f"mmviz {args.command}: {e}", file=sys.stderr)
         return 2
 
