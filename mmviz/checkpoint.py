@@ -276,8 +276,8 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def resolve(ref: str | Path) -> Path:
-    """A checkpoint id (folder name under `paths.checkpoint_root()`: `$MMVIZ_CHECKPOINTS` or
-    the shipped zoo) or a path to a folder.
+    """A checkpoint id (folder name under `paths.checkpoint_root()`: `$MMVIZ_CHECKPOINTS`,
+    else `./checkpoints`, else the shipped zoo) or a path to a folder.
 
     Where a save was killed between the fallback's two renames (see `recover`), the previous
     checkpoint is read from `.<name>.old`; readers never move it (they could race a writer).
