@@ -255,6 +255,59 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def app_dir() -> Path:
+    """The folder holding app.py, pages/, ui/ and .streamlit/: `mmviz/_app/` in an installed
+    wheel (setup.py copies them there), else the clone's root."""
+    from mmviz import paths
+
+    for folder in (paths.PACKAGE / "_app", paths.REPO):
+        if (folder / "app.py").is_file():
+            return folder
+    raise ValueError(
+        f"the app files are missing (no app.py in {paths.PACKAGE / '_app'} or {paths.REPO}); "
+        "reinstall mmviz"
+    )
+
+
+def _config_flags(config: Path) -> list[str]:
+    """The app's .streamlit/config.toml as command-line flags: Streamlit reads that file from
+    the working directory only, and `mmviz app` runs wherever it is started."""
+    import tomllib
+
+    if not config.is_file():
+        return []
+    flags = []
+    for section, options in tomllib.loads(config.read_text()).items():
+        for key, value in options.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            flags += [f"--{section}.{key}", text]
+    return flags
+
+
+def app_command(port: int, address: str) -> list[str]:
+    """The `streamlit run` command line that `mmviz app` executes."""
+    folder = app_dir()
+    return [
+        sys.executable, "-m", "streamlit", "run", str(folder / "app.py"),
+        *_config_flags(folder / ".streamlit" / "config.toml"),
+        "--server.address", address, "--server.port", str(port), "--server.headless", "true",
+    ]  # fmt: skip
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Start the Streamlit app (from a clone or an installed package) until interrupted."""
+    cmd = app_command(args.port, args.address)
+    print(f"mmviz app on http://{args.address}:{args.port}", file=sys.stderr, flush=True)
+    if os.name == "posix":
+        os.execv(cmd[0], cmd)  # the server takes this process over: signals reach it directly
+    import subprocess
+
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mmviz", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -343,6 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
 
+    ap = sub.add_parser("app", help="start the Streamlit app in the browser")
+    ap.add_argument("--port", type=int, default=8501)
+    ap.add_argument("--address", default="127.0.0.1", help="0.0.0.0 serves other machines too")
+    ap.set_defaults(func=cmd_app)
+
     st = sub.add_parser("study", help="rerun a paper's claim and write results/<name>.json")
     st.add_argument("name", choices=STUDY_NAMES, help="which study")
     st.add_argument(
@@ -374,11 +432,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        status = int(args.func(args) or 0)
-        sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
-        return status
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
     except BrokenPipeError:
         # The reader went away (`mmviz list | head -1`): stop quietly. Point stdout at devnull
         # so that the interpreter's final flush does not fail a second time.
@@ -386,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return 1
+
+
+def _run(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
     except Exception as e:
         if not isinstance(e, _user_errors()):
             raise
