@@ -36,8 +36,8 @@ from torch.overrides import TorchFunctionMode
 from mmviz import __version__, paths
 from mmviz.data.base import ModalitySpec
 from mmviz.models import MultimodalModel, model_class
+from mmviz.registry import CONFIG, META, WEIGHTS, list_ids
 
-WEIGHTS, CONFIG, META = "model.safetensors", "config.json", "meta.json"
 FORMAT = 1
 # dtypes floating-point weights may be stored in (config.json "weights_dtype"); loading always
 # gives a float32 model
@@ -276,8 +276,8 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def resolve(ref: str | Path) -> Path:
-    """A checkpoint id (folder name under `paths.checkpoint_root()`: `$MMVIZ_CHECKPOINTS` or
-    the shipped zoo) or a path to a folder.
+    """A checkpoint id (folder name under `paths.checkpoint_root()`: `$MMVIZ_CHECKPOINTS`,
+    else `./checkpoints`, else the shipped zoo) or a path to a folder.
 
     Where a save was killed between the fallback's two renames (see `recover`), the previous
     checkpoint is read from `.<name>.old`; readers never move it (they could race a writer).
@@ -292,16 +292,6 @@ def resolve(ref: str | Path) -> Path:
             return old
     known = ", ".join(list_ids()) or "none"
     raise CheckpointError(f"no checkpoint {str(ref)!r}; known ids: {known}")
-
-
-def list_ids(root: Path | None = None) -> list[str]:
-    """Checkpoint ids under `root` (default: `paths.checkpoint_root()`, read at call time)."""
-    root = Path(root) if root is not None else paths.checkpoint_root()
-    if not root.is_dir():
-        return []
-    return sorted(
-        p.name for p in root.iterdir() if (p / CONFIG).is_file() and not p.name.startswith(".")
-    )
 
 
 def build_model(config: dict[str, Any]) -> MultimodalModel:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from mmviz.registry import STUDY_NAMES
 
 
 def _print(obj: Any, as_json: bool) -> None:
@@ -260,6 +263,59 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def app_dir() -> Path:
+    """The folder holding app.py, pages/, ui/ and .streamlit/: `mmviz/_app/` in an installed
+    wheel (setup.py copies them there), else the clone's root."""
+    from mmviz import paths
+
+    for folder in (paths.PACKAGE / "_app", paths.REPO):
+        if (folder / "app.py").is_file():
+            return folder
+    raise ValueError(
+        f"the app files are missing (no app.py in {paths.PACKAGE / '_app'} or {paths.REPO}); "
+        "reinstall mmviz"
+    )
+
+
+def _config_flags(config: Path) -> list[str]:
+    """The app's .streamlit/config.toml as command-line flags: Streamlit reads that file from
+    the working directory only, and `mmviz app` runs wherever it is started."""
+    import tomllib
+
+    if not config.is_file():
+        return []
+    flags = []
+    for section, options in tomllib.loads(config.read_text()).items():
+        for key, value in options.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            flags += [f"--{section}.{key}", text]
+    return flags
+
+
+def app_command(port: int, address: str) -> list[str]:
+    """The `streamlit run` command line that `mmviz app` executes."""
+    folder = app_dir()
+    return [
+        sys.executable, "-m", "streamlit", "run", str(folder / "app.py"),
+        *_config_flags(folder / ".streamlit" / "config.toml"),
+        "--server.address", address, "--server.port", str(port), "--server.headless", "true",
+    ]  # fmt: skip
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Start the Streamlit app (from a clone or an installed package) until interrupted."""
+    cmd = app_command(args.port, args.address)
+    print(f"mmviz app on http://{args.address}:{args.port}", file=sys.stderr, flush=True)
+    if os.name == "posix":
+        os.execv(cmd[0], cmd)  # the server takes this process over: signals reach it directly
+    import subprocess
+
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mmviz", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -349,10 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
 
-    from mmviz.studies import STUDIES
+    ap = sub.add_parser("app", help="start the Streamlit app in the browser")
+    ap.add_argument("--port", type=int, default=8501)
+    ap.add_argument("--address", default="127.0.0.1", help="0.0.0.0 serves other machines too")
+    ap.set_defaults(func=cmd_app)
 
     st = sub.add_parser("study", help="rerun a paper's claim and write results/<name>.json")
-    st.add_argument("name", choices=list(STUDIES), help="which study")
+    st.add_argument("name", choices=STUDY_NAMES, help="which study")
     st.add_argument(
         "--quick",
         action="store_true",
@@ -366,15 +425,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from mmviz.checkpoint import CheckpointError
-    from mmviz.data.base import DataError
-    from mmviz.models.base import UnsupportedSubset
+# Errors the user can fix: one line on stderr, exit status 2. Named by module so that main()
+# imports none of them (they import torch): an error of a class can only be raised once its
+# module is imported.
+USER_ERRORS = (
+    ("mmviz.checkpoint", "CheckpointError"),
+    ("mmviz.data.base", "DataError"),
+    ("mmviz.models.base", "UnsupportedSubset"),
+)
 
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    loaded = [getattr(sys.modules[m], n) for m, n in USER_ERRORS if m in sys.modules]
+    return (ValueError, *loaded)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
+    except BrokenPipeError:
+        # The reader went away (`mmviz list | head -1`): stop quietly. Point stdout at devnull
+        # so that the interpreter's final flush does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DataError, CheckpointError, UnsupportedSubset, ValueError) as e:
+    except Exception as e:
+        if not isinstance(e, _user_errors()):
+            raise
         print(f"mmviz {args.command}: {e}", file=sys.stderr)
         return 2
 

@@ -1,16 +1,20 @@
 """Where mmviz reads and writes: checkpoints, results, the dataset cache and lessons.
 
 Each folder is resolved when the function is called (never frozen at import time), so setting
-the environment variable in a running process, a test or a child process moves it:
+the environment variable or changing directory in a running process, a test or a child process
+moves it. Every command and page reads these functions, so they all resolve the same way:
 
-| function            | environment variable | default                  |
-|---------------------|----------------------|--------------------------|
-| `checkpoint_root()` | `MMVIZ_CHECKPOINTS`  | `<repo>/checkpoints`     |
-| `results_root()`    | `MMVIZ_RESULTS`      | `<repo>/results`         |
-| `cache_root()`      | `MMVIZ_CACHE`        | `~/.cache/mmviz`         |
-| `lessons_root()`    | `MMVIZ_LESSONS`      | `<repo>/lessons`         |
+| function            | 1. environment variable | 2. working directory | 3. packaged default     |
+|---------------------|-------------------------|----------------------|-------------------------|
+| `checkpoint_root()` | `MMVIZ_CHECKPOINTS`     | `./checkpoints`      | the shipped zoo         |
+| `results_root()`    | `MMVIZ_RESULTS`         | `./results`          | the shipped results     |
+| `lessons_root()`    | `MMVIZ_LESSONS`         | `./lessons`          | `<defaults>/lessons`    |
+| `cache_root()`      | `MMVIZ_CACHE`           | -                    | `~/.cache/mmviz`        |
 
-An empty variable counts as unset.
+An empty variable counts as unset; the working directory's folder counts when it exists. The
+packaged defaults are the repository's own folders in a checkout (`<repo>/checkpoints`...), and
+in an installed wheel the copies that setup.py puts under `mmviz/_shipped/`. From a clone's
+root, steps 2 and 3 name the same folders.
 """
 
 from __future__ import annotations
@@ -18,34 +22,76 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CHECKPOINTS = REPO / "checkpoints"  # the shipped zoo
-DEFAULT_RESULTS = REPO / "results"
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent  # the checkout (in an installed wheel: site-packages)
+SHIPPED = PACKAGE / "_shipped"  # package data of an installed wheel (see setup.py)
 
 
-def _env(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
-    return Path(value) if value else default
+def packaged(name: str) -> Path:
+    """The packaged default of folder `name`: `mmviz/_shipped/<name>` in an installed wheel
+    that ships it, else `<repo>/<name>`."""
+    inside = SHIPPED / name
+    return inside if inside.is_dir() else REPO / name
+
+
+DEFAULT_CHECKPOINTS = packaged("checkpoints")  # the shipped zoo
+DEFAULT_RESULTS = packaged("results")
+DEFAULT_LESSONS = packaged("lessons")
+
+
+def _resolve(var: str, name: str, default: Path) -> tuple[Path, str]:
+    value = os.environ.get(var)
+    if value:
+        return Path(value), var
+    local = Path.cwd() / name
+    if local.is_dir() and not _same(local, default):
+        return local, "working directory"
+    return default, "shipped"
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def checkpoint_root() -> Path:
-    """`$MMVIZ_CHECKPOINTS`, else the shipped zoo `<repo>/checkpoints`."""
-    return _env("MMVIZ_CHECKPOINTS", DEFAULT_CHECKPOINTS)
+    """`$MMVIZ_CHECKPOINTS`, else `./checkpoints` if it exists, else the shipped zoo."""
+    return _resolve("MMVIZ_CHECKPOINTS", "checkpoints", DEFAULT_CHECKPOINTS)[0]
+
+
+def checkpoint_origin() -> str:
+    """Where `checkpoint_root()` comes from: "MMVIZ_CHECKPOINTS", "working directory" or
+    "shipped" (the packaged zoo, also when the working directory is a clone's root)."""
+    return _resolve("MMVIZ_CHECKPOINTS", "checkpoints", DEFAULT_CHECKPOINTS)[1]
 
 
 def results_root() -> Path:
-    """`$MMVIZ_RESULTS`, else `<repo>/results` (studies, fusion benchmark, app benchmarks)."""
-    return _env("MMVIZ_RESULTS", DEFAULT_RESULTS)
+    """`$MMVIZ_RESULTS`, else `./results` if it exists, else the shipped results (studies,
+    fusion benchmark, app benchmarks)."""
+    return _resolve("MMVIZ_RESULTS", "results", DEFAULT_RESULTS)[0]
 
 
 def cache_root() -> Path:
     """`$MMVIZ_CACHE`, else `~/.cache/mmviz` (built datasets)."""
-    return _env("MMVIZ_CACHE", Path.home() / ".cache" / "mmviz")
+    value = os.environ.get("MMVIZ_CACHE")
+    return Path(value) if value else Path.home() / ".cache" / "mmviz"
 
 
 def lessons_root() -> Path:
-    """`$MMVIZ_LESSONS`, else `<repo>/lessons`."""
-    return _env("MMVIZ_LESSONS", REPO / "lessons")
+    """`$MMVIZ_LESSONS`, else `./lessons` if it exists, else `<defaults>/lessons`."""
+    return _resolve("MMVIZ_LESSONS", "lessons", DEFAULT_LESSONS)[0]
 
 
-__all__ = ["REPO", "cache_root", "checkpoint_root", "lessons_root", "results_root"]
+__all__ = [
+    "DEFAULT_CHECKPOINTS",
+    "DEFAULT_RESULTS",
+    "REPO",
+    "cache_root",
+    "checkpoint_origin",
+    "checkpoint_root",
+    "lessons_root",
+    "packaged",
+    "results_root",
+]

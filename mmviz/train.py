@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,28 +25,7 @@ from torch import nn
 from mmviz.data import load_dataset
 from mmviz.data.base import MultimodalDataset
 from mmviz.models import MultimodalModel, TrainingPhase, model_class
-
-
-@dataclass
-class TrainSettings:
-    """How long and how fast to train (what the papers leave free; recorded in meta.json).
-
-    epochs: maximum passes over the training split per phase.
-    batch_size: samples per step on each rank (MVAE's reference uses 100).
-    lr: Adam learning rate (1e-3 in the MVAE/JMVAE reference code).
-    patience: stop after this many epochs without a better validation loss.
-    max_steps: hard cap on optimizer steps per phase (tests and smoke runs).
-    seed: seeds torch, numpy and the batch order.
-    phase_epochs: per-phase override of `epochs`, e.g. {"surrogate": 10}.
-    """
-
-    epochs: int = 20
-    batch_size: int = 100
-    lr: float = 1e-3
-    patience: int = 5
-    max_steps: int | None = None
-    seed: int = 0
-    phase_epochs: dict[str, int] = field(default_factory=dict)
+from mmviz.settings import TrainSettings
 
 
 class _LossModule(nn.Module):

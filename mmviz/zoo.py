@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mmviz import paths
-from mmviz.checkpoint import META, list_ids
-from mmviz.train import TrainSettings, run_training
+from mmviz.registry import META, list_ids
+from mmviz.settings import TrainSettings
 
 DIGITS5 = ["hand", "print", "label", "text", "sound"]
 
@@ -298,6 +298,8 @@ def train_all(
 ) -> None:
     """Rebuild the checkpoints (all, or the ids in `only`), in zoo order, into `root`
     (default: `paths.checkpoint_root()`)."""
+    from mmviz.train import run_training
+
     root = Path(root) if root is not None else paths.checkpoint_root()
     chosen = [recipe(i) for i in only] if only else ZOO
     t0 = time.perf_counter()
@@ -336,6 +338,7 @@ def lmf_rank_study(
 
     from mmviz.checkpoint import atomic_write_json, code_version
     from mmviz.evaluate import evaluate_checkpoint
+    from mmviz.train import run_training
 
     rows = []
     t0 = time.perf_counter()

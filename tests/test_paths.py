@@ -1,5 +1,6 @@
 """mmviz/paths.py: MMVIZ_CHECKPOINTS, MMVIZ_RESULTS and MMVIZ_CACHE are read when a function
-runs (not when a module is imported) and honoured by every function that reads those folders."""
+runs (not when a module is imported) and honoured by every function that reads those folders;
+without them the working directory's folders come next, then the packaged defaults."""
 
 from __future__ import annotations
 
@@ -33,13 +34,46 @@ def tiny_checkpoint(root: Path, cid: str = "mvae_toy") -> Path:
     return save_checkpoint(model, root / cid, meta)
 
 
-def test_defaults_when_unset(clean_env):
+def test_defaults_when_unset(clean_env, tmp_path):
+    clean_env.chdir(tmp_path)  # no checkpoints/ or results/ here
     assert paths.checkpoint_root() == paths.REPO / "checkpoints" == paths.DEFAULT_CHECKPOINTS
     assert paths.results_root() == paths.REPO / "results"
     assert paths.cache_root() == Path.home() / ".cache" / "mmviz"
     assert paths.lessons_root() == paths.REPO / "lessons"
     clean_env.setenv("MMVIZ_RESULTS", "")  # empty counts as unset
     assert paths.results_root() == paths.REPO / "results"
+
+
+def test_a_clones_root_gives_the_shipped_folders(clean_env):
+    clean_env.chdir(paths.REPO)
+    assert paths.checkpoint_root() == paths.DEFAULT_CHECKPOINTS
+    assert paths.checkpoint_origin() == "shipped"
+    assert paths.results_root() == paths.DEFAULT_RESULTS
+
+
+def test_the_working_directory_comes_before_the_packaged_defaults(clean_env, tmp_path):
+    clean_env.chdir(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    assert paths.checkpoint_root() == tmp_path / "checkpoints"
+    assert paths.checkpoint_origin() == "working directory"
+    assert paths.results_root() == paths.DEFAULT_RESULTS  # no ./results: the packaged one
+    (tmp_path / "results").mkdir()
+    (tmp_path / "lessons").mkdir()
+    assert paths.results_root() == tmp_path / "results"
+    assert paths.lessons_root() == tmp_path / "lessons"
+    assert paths.cache_root() == Path.home() / ".cache" / "mmviz"  # no working-directory step
+    clean_env.setenv("MMVIZ_CHECKPOINTS", str(tmp_path / "mine"))  # the variable comes first
+    assert paths.checkpoint_root() == tmp_path / "mine"
+    assert paths.checkpoint_origin() == "MMVIZ_CHECKPOINTS"
+
+
+def test_the_working_directorys_checkpoints_are_listed_by_the_cli(clean_env, tmp_path, capsys):
+    from mmviz.cli import main
+
+    tiny_checkpoint(tmp_path / "checkpoints")
+    clean_env.chdir(tmp_path)
+    assert main(["list", "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["mvae_toy"]
 
 
 def test_each_variable_is_read_at_call_time(clean_env, tmp_path):

@@ -59,15 +59,15 @@ def _has_generative(root: Path) -> bool:
 
 def resolve_zoo(zoo: str | Path | None = None) -> tuple[Path, str]:
     """The checkpoint folder to measure and what it is: `zoo` when given, else the checkpoint
-    root (`$MMVIZ_CHECKPOINTS` or the shipped zoo) when its generative checkpoints exist, else
-    a freshly built tiny zoo."""
+    root (`$MMVIZ_CHECKPOINTS`, `./checkpoints` or the shipped zoo) when its generative
+    checkpoints exist, else a freshly built tiny zoo."""
     from mmviz import paths
 
     if zoo is not None:
         return Path(zoo), "given"
     root = paths.checkpoint_root()
     if _has_generative(root):
-        return root, "shipped" if root == paths.DEFAULT_CHECKPOINTS else "MMVIZ_CHECKPOINTS"
+        return root, "shipped" if root == paths.DEFAULT_CHECKPOINTS else paths.checkpoint_origin()
     return _tiny_zoo(), "tiny"
 
 
