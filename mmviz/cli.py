@@ -122,8 +122,17 @@ def cmd_train_all(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from mmviz.evaluate import evaluate_checkpoint
+    from mmviz.paths import checkpoints_writable
 
-    metrics = evaluate_checkpoint(args.id, write=not args.no_write, quick=args.quick)
+    write = not args.no_write
+    if write and not checkpoints_writable():
+        write = False
+        print(
+            "mmviz eval: the checkpoints inside the installed package stay as shipped; the "
+            "metrics are printed, not written (copy the folder to ./checkpoints to keep them)",
+            file=sys.stderr,
+        )
+    metrics = evaluate_checkpoint(args.id, write=write, quick=args.quick)
     _print(metrics, args.json)
     return 0
 

@@ -67,6 +67,12 @@ def checkpoint_origin() -> str:
     return _resolve("MMVIZ_CHECKPOINTS", "checkpoints", DEFAULT_CHECKPOINTS)[1]
 
 
+def checkpoints_writable() -> bool:
+    """False when the checkpoints in use are the ones inside an installed package: commands
+    then leave them as shipped rather than writing into site-packages."""
+    return not (checkpoint_origin() == "shipped" and SHIPPED.is_dir())
+
+
 def results_root() -> Path:
     """`$MMVIZ_RESULTS`, else `./results` if it exists, else the shipped results (studies,
     fusion benchmark, app benchmarks)."""
@@ -90,6 +96,7 @@ __all__ = [
     "REPO",
     "cache_root",
     "checkpoint_origin",
+    "checkpoints_writable",
     "checkpoint_root",
     "lessons_root",
     "packaged",

@@ -139,3 +139,21 @@ def test_cache_env_is_honoured(clean_env, tmp_path):
     clean_env.setenv("MMVIZ_CACHE", str(tmp_path / "c"))
     assert cache_dir() == tmp_path / "c"
     assert cache_path("digits", "3") == tmp_path / "c" / "digits-3.npz"
+
+
+def test_installed_checkpoints_are_not_written(monkeypatch, tmp_path):
+    """In a wheel (mmviz/_shipped exists) the shipped zoo is read-only for commands; a clone's
+    own folder, a working-directory folder or $MMVIZ_CHECKPOINTS stays writable."""
+    from mmviz import paths
+
+    monkeypatch.delenv("MMVIZ_CHECKPOINTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert paths.checkpoints_writable()  # a clone: no _shipped folder
+    shipped = tmp_path / "site" / "_shipped"
+    shipped.mkdir(parents=True)
+    monkeypatch.setattr(paths, "SHIPPED", shipped)
+    assert not paths.checkpoints_writable()
+    (tmp_path / "checkpoints").mkdir()
+    assert paths.checkpoints_writable()  # ./checkpoints wins and is the user's
+    monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(tmp_path / "mine"))
+    assert paths.checkpoints_writable()
