@@ -210,6 +210,8 @@ class ReconView:
     shift: per latent group, how far q(z | observed) is from q(z | all) (or q(z | full)):
         KL(q_obs || q_all) for Gaussian posteriors, Euclidean distance for point codes (MFM).
     shift_kind: "kl" or "distance" per group.
+    shift_none: per Gaussian group, KL(p(z) || q(z | all)): the shift with nothing observed
+        (the prior in place of the posterior), the scale the KL above is read against.
     """
 
     observed: list[str]
@@ -218,6 +220,7 @@ class ReconView:
     probs: np.ndarray | None
     shift: dict[str, float]
     shift_kind: dict[str, str]
+    shift_none: dict[str, float] = field(default_factory=dict)
 
 
 def _summaries(post: dict[str, Posterior]) -> dict[str, GroupPosterior]:
@@ -268,9 +271,16 @@ def reconstruct_view(
         ref = model.check_observed(list(full) if full is not None else None)
         q_all = post if ref == obs else model.encode(inputs, ref)
         shift, kind = posterior_shift(post, q_all)
+        none = {
+            g: float(
+                kl_normal(torch.zeros_like(a.mean), torch.zeros_like(a.mean), a.mean, a.logvar)[0]
+            )
+            for g, a in q_all.items()
+            if kind.get(g) == "kl"
+        }
     except UnsupportedSubset:
-        shift, kind = {}, {}
-    return ReconView(obs, outputs, _summaries(post), probs, shift, kind)
+        shift, kind, none = {}, {}, {}
+    return ReconView(obs, outputs, _summaries(post), probs, shift, kind, none)
 
 
 def supported_subsets(model: MultimodalModel) -> list[list[str]] | None:

@@ -138,6 +138,35 @@ def test_noise_slider_changes_the_observed_input():
     assert chart(at, "one_in_hand")["data"][0]["z"] != clean["data"][0]["z"]
 
 
+def test_missing_page_names_its_sliders_shares_and_kl_scale():
+    at = open_page("pages/missing.py", ckpt="mvae_tiny5")
+    assert_clean(at)
+    for m, what in [("hand", "noise std"), ("label", "flip probability"), ("text", "word dropout")]:
+        assert widget(at, "slider", f"noise_{m}").label == f"{m}: {what}"
+    shares = chart(at, "shares")
+    assert shares["layout"]["showlegend"] is True  # slivers too narrow for text: named below
+    named = [t["name"].split()[0] for t in shares["data"]]
+    assert named == ["hand", "print", "label", "text", "sound", "prior"]
+    assert any("The prior N(0, I) is one of the experts" in c.value for c in at.caption)
+    widget(at, "checkbox", "obs_hand").uncheck()
+    at.run()
+    kl = next(m for m in at.metric if m.label.startswith("KL"))
+    assert "nats per dimension (8 dimensions)" in kl.proto.help
+    assert "with nothing observed (the prior)" in kl.proto.help
+    assert any(c.value.startswith("Scale: ") for c in at.caption)
+
+
+def test_missing_page_calls_point_codes_codes():
+    at = open_page("pages/missing.py", ckpt="mfm_tiny")
+    assert_clean(at)
+    posts = [c for c in at.get("plotly_chart") if "-post_" in c.proto.id]
+    assert posts
+    for c in posts:
+        fig = json.loads(c.proto.spec)
+        assert fig["layout"]["yaxis"]["title"]["text"] == "code"
+        assert "mean" not in fig["layout"]["title"]["text"]
+
+
 def test_compare_mode_shows_every_generative_checkpoint():
     at = open_page("pages/missing.py", ckpt="mvae_tiny5", compare="1", obs="hand")
     assert_clean(at)
