@@ -720,13 +720,15 @@ def latent_map(
     link_indices: Sequence[int] = (),
     seed: int = 0,
     tsne_iter: int = 500,
+    include: Sequence[int] = (),
 ) -> LatentMap:
     """Project the joint posterior means of (up to `limit` of) a split to 2-D.
 
     PCA is fit on the joint means and applied to the links; t-SNE has no transform for new
     points, so the links' points are embedded together with the others (`tsne_iter` steps:
     500 keeps an 800-point map to a few seconds on two cores). Single-modality posteriors the
-    model cannot form (UnsupportedSubset) are left out of the links.
+    model cannot form (UnsupportedSubset) are left out of the links. Samples of the split in
+    `include` are always among the points (a selection kept when the subset changes).
     """
     if group not in model.latent_groups:
         raise ValueError(f"no latent group {group!r}; the model has {list(model.latent_groups)}")
@@ -734,7 +736,11 @@ def latent_map(
         raise ValueError(f"unknown projection {method!r}; choose pca or tsne")
     idx = ds.indices(split)
     if limit and len(idx) > limit:
+        full = idx
         idx = np.sort(np.random.default_rng(seed).choice(idx, size=limit, replace=False))
+        wanted = np.setdiff1d(np.intersect1d(np.asarray(include, dtype=idx.dtype), full), idx)
+        if wanted.size:
+            idx = np.sort(np.concatenate([idx, wanted]))
     means = posterior_means(model, ds, idx, group)
     link_joint = posterior_means(model, ds, np.asarray(link_indices, dtype=np.int64), group)
     singles: list[tuple[int, str, np.ndarray]] = []

@@ -232,7 +232,31 @@ def test_latent_map_colour_and_selected_point():
     assert fig["data"][0]["marker"]["showscale"] is True  # continuous factor: a colour bar
     names = [t.get("name") for t in fig["data"]]
     assert "q(z | hand)" in names and "q(z | all)" in names
-    assert any(s.value.startswith(f"Sample {chart_index_of_test(5)} ") for s in at.subheader)
+    assert any(s.value.startswith("Test sample 5, ") for s in at.subheader)  # sidebar's numbers
+
+
+def test_latent_map_pick_is_in_the_url_and_survives_tsne():
+    from mmviz.data import load_dataset
+
+    test = load_dataset("digits").indices("test")
+    on_tsne = set(np.random.default_rng(0).choice(test, size=min(800, len(test)), replace=False))
+    pos = next((p for p, i in enumerate(test) if i not in on_tsne), 7)  # off t-SNE's subset
+    at = open_page("pages/latent_map.py", ckpt="mvae_tiny5", i="2", pick=str(pos), links="0")
+    assert_clean(at)
+    assert widget(at, "number_input", "sample").value == 2
+    assert any(s.value.startswith(f"Test sample {pos}, ") for s in at.subheader)
+    assert any("the sidebar's test sample is 2" in c.value for c in at.caption)
+    assert at.query_params["pick"] == str(pos)
+    widget(at, "radio", "method").set_value("tsne")
+    at.run()
+    assert_clean(at)
+    assert any(s.value.startswith(f"Test sample {pos}, ") for s in at.subheader)
+    assert f"selected {int(test[pos])}" in [t.get("name") for t in chart(at, "map")["data"]]
+    assert at.query_params["pick"] == str(pos)
+    widget(at, "number_input", "sample").set_value(3)  # the sidebar's choice drops the pick
+    at.run()
+    assert any(s.value.startswith("Test sample 3, ") for s in at.subheader)
+    assert "pick" not in at.query_params
 
 
 def chart_index_of_test(pos: int) -> int:

@@ -159,6 +159,29 @@ def test_posterior_and_experts_figures_hold_their_error_bars():
     assert "cut" in broad.layout.annotations[0].text  # a clipped bar is said to be clipped
 
 
+def test_latent_map_links_do_not_take_a_class_colour():
+    rng = np.random.default_rng(0)
+    coords, index, classes = rng.normal(size=(30, 2)), np.arange(100, 130), np.arange(30) % 3
+    links = [(101, np.zeros(2), {"hand": np.ones(2), "label": -np.ones(2)})]
+    fig = plots.latent_map_figure(
+        coords,
+        index,
+        classes,
+        classes,
+        "class",
+        True,
+        links,
+        ["hand", "label"],
+        positions=index - 100,
+    )
+    class_colours = {t.marker.color for t in fig.data if t.name.startswith("class")}
+    link = {t.name: t for t in fig.data if t.name.startswith("q(z | ") and t.name != "q(z | all)"}
+    assert set(link) == {"q(z | hand)", "q(z | label)"}
+    assert not {t.line.color for t in link.values()} & class_colours
+    assert link["q(z | hand)"].line.dash != link["q(z | label)"].line.dash
+    assert fig.data[0].hovertemplate.startswith("test sample %{hovertext}")
+
+
 def test_shares_figure_names_every_segment():
     sh = plots.shares_figure(["hand", "text", "prior"], np.array([0.9, 0.01, 0.09]))
     assert sh.layout.showlegend and [t.name for t in sh.data] == ["hand 90%", "text 1%", "prior 9%"]

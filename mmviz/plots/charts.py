@@ -281,6 +281,17 @@ def activity_figure(
     return _layout(fig, None, height)
 
 
+LINK_COLOUR = "#3a3a3a"  # the latent map's links: a colour no class or level takes
+LINK_STYLES = (  # (dash, marker) per modality on the latent map
+    ("solid", "circle-open"),
+    ("dot", "square-open"),
+    ("dash", "diamond-open"),
+    ("dashdot", "triangle-up-open"),
+    ("longdash", "x-thin-open"),
+    ("longdashdot", "cross-thin-open"),
+)
+
+
 def latent_map_figure(
     coords: np.ndarray,
     index: np.ndarray,
@@ -293,12 +304,22 @@ def latent_map_figure(
     selected: int | None = None,
     title: str | None = None,
     height: int = 560,
+    positions: np.ndarray | None = None,
 ) -> go.Figure:
-    """Scatter of the projected posterior means; hover shows sample index and class; the
-    sample index is each point's customdata (what a selection returns)."""
+    """Scatter of the projected posterior means; hover shows the sample (its test position,
+    given `positions`, else its index) and class; the sample index is each point's customdata
+    (what a selection returns).
+
+    The links' lines are told apart by dash and marker (LINK_STYLES), in one dark colour that
+    no class or factor level uses, so a modality's lines never read as a class."""
     fig = go.Figure()
     c = np.asarray(colour)
-    hover = "sample %{customdata}<br>class %{text}"
+    if positions is not None:
+        pos = np.asarray(positions)
+        hover = "test sample %{hovertext}<br>class %{text}"
+    else:
+        pos = np.asarray(index)
+        hover = "sample %{hovertext}<br>class %{text}"
     hover += (
         "<extra></extra>"
         if colour_name == "class"
@@ -315,6 +336,7 @@ def latent_map_figure(
                     mode="markers",
                     name=f"{colour_name} {lev}",
                     customdata=index[m],
+                    hovertext=[str(v) for v in pos[m]],
                     text=[str(v) for v in classes[m]],
                     meta=str(lev),
                     marker={"size": 5, "color": PALETTE[k % len(PALETTE)], "opacity": 0.75},
@@ -329,6 +351,7 @@ def latent_map_figure(
                 mode="markers",
                 name=colour_name,
                 customdata=index,
+                hovertext=[str(v) for v in pos],
                 text=[str(v) for v in classes],
                 marker={
                     "size": 5,
@@ -344,13 +367,14 @@ def latent_map_figure(
     modal = list(modality_names)
     for n, (i, joint, singles) in enumerate(links):
         for m, p in singles.items():
+            dash, symbol = LINK_STYLES[(modal.index(m) if m in modal else 0) % len(LINK_STYLES)]
             fig.add_trace(
                 go.Scatter(
                     x=[p[0], joint[0]],
                     y=[p[1], joint[1]],
                     mode="lines+markers",
-                    line={"color": colour_of(m, modal), "width": 2},
-                    marker={"size": [9, 0], "symbol": "circle-open", "color": colour_of(m, modal)},
+                    line={"color": LINK_COLOUR, "width": 2, "dash": dash},
+                    marker={"size": [10, 0], "symbol": symbol, "color": LINK_COLOUR},
                     name=f"q(z | {m})",
                     legendgroup=m,
                     showlegend=n == 0,
