@@ -368,6 +368,11 @@ def test_shapley_bar_sums_to_the_stated_total():
         assert f"Sum **{meta['sum']:.4g}**" in caption
         n = len(fig["data"][0]["y"])
         assert f"over {n} modalities ({2**n} coalitions)" in caption
+        assert fig["data"][0]["textposition"] == "outside" and fig["data"][0]["cliponaxis"] is False
+        fx0 = float(metric(at, "at the baseline f(x′)"))
+        why = [c.value for c in at.caption if c.value.startswith("Why f(x′)")]
+        if abs(fx0 - meta["v_empty"]) > 0.01 * max(1.0, abs(meta["v_empty"])):
+            assert why and f"v(∅) = {meta['v_empty']:.4g}" in why[0]  # said when they differ
 
 
 def test_shapley_that_cannot_be_computed_says_why(zoo):
@@ -381,6 +386,7 @@ def test_shapley_that_cannot_be_computed_says_why(zoo):
         at = open_page("attributions", ckpt="oracle_hand")
         assert_clean(at)
         assert "reads only `hand`" in messages(at, "info")
+        assert any(c.value.startswith("Trivially 100%: **hand**") for c in at.caption)
 
 
 def test_unticking_a_modality_removes_it_from_attributions_and_shapley():

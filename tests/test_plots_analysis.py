@@ -74,6 +74,17 @@ def test_shares_and_shapley_bars():
     assert "Σφ = 0.3 = v(all) − v(∅) = 1.2 − 0.9" in f.layout.title.text
 
 
+def test_bar_labels_fit_outside_their_bars():
+    f = pa.shapley_figure({"hand": 0.004, "text": -139.0, "sound": 12.0}, 0.0, 127.0)
+    bar = f.data[0]
+    assert bar.textposition == "outside" and bar.cliponaxis is False  # never squeezed or cut
+    assert list(bar.text) == ["+0.004", "-139", "+12"]  # the minus is kept
+    lo, hi = f.layout.xaxis.range
+    assert lo < -139.0 - 0.2 * 151 and hi > 12.0 + 0.2 * 151  # room for the labels both sides
+    s = pa.shares_figure({"hand": 1.0})
+    assert s.data[0].textposition == "outside" and s.layout.xaxis.range[1] > 1.1  # "100%" fits
+
+
 # ---- information ---------------------------------------------------------------------------------
 def test_mi_heatmap_axes():
     df = pd.DataFrame([[0.1, 0.9], [0.5, np.nan]], index=["z[0]", "z[1]"],

@@ -38,13 +38,14 @@ def apply_layout(
     top: int = 30,
     bottom: int = 30,
     untitled_top: int = 10,
+    right: int = 10,
     **extra,
 ) -> go.Figure:
     """The house style shared by every figure module: small title, tight margins."""
     fig.update_layout(
         title={"text": title, "font": {"size": 13}} if title else None,
         height=height,
-        margin={"l": left, "r": 10, "t": top if title else untitled_top, "b": bottom},
+        margin={"l": left, "r": right, "t": top if title else untitled_top, "b": bottom},
         **extra,
     )
     return fig
