@@ -199,3 +199,40 @@ def test_coherence_heatmap():
     m = pd.DataFrame([[0.5, np.nan]], index=["hand"], columns=["label", "hand"])
     h = pr.coherence_heatmap(m).data[0]
     assert list(h.y) == ["hand"] and list(h.text[0]) == ["50%", ""]
+
+
+def legend_clear_of_title(fig) -> bool:
+    """The legend lies in rows at the figure's foot (figure coordinates), the title at its top:
+    they cannot overlap, and the bottom margin holds the legend's rows."""
+    lg = fig.layout.legend
+    return (
+        lg.orientation == "h"
+        and lg.yref == "container"
+        and lg.y == 0
+        and lg.yanchor == "bottom"
+        and fig.layout.margin.b >= 40 + 22
+    )
+
+
+def test_titled_charts_keep_their_legends_below():
+    info = pd.DataFrame({"modality": ["hand", "print"], "I_shared": [0.5, 0.2],
+                         "I_specific": [1.0, 0.3], "estimator": ["Gaussian", "Gaussian"]})
+    curves = {"average": {"language": np.ones(5)}, "this sample": {"language": np.ones(5)}}
+    phases = {"main": pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0],
+                                    "valid_loss": [2.5, 1.5]})}
+    scores = pd.DataFrame({"model": ["a"], "kind": ["tfn"], "clean score": [1.0], "score": [0.5]})
+    figs = [
+        pi.factor_information_figure(info, "information in the generated modalities"),
+        pi.gradient_time_figure(curves, list("abcde"), "gradient over time"),
+        pi.metric_bars(pd.DataFrame({"MIG": [0.1], "SAP": [0.2]}, index=["m"]), ["MIG", "SAP"],
+                       "disentanglement"),
+        pr.curves_figure(phases, "training curves"),
+        pf.scores_figure(scores, truth=1.0, title="scores"),
+    ]
+    for fig in figs:
+        assert fig.layout.title.text and legend_clear_of_title(fig), fig.layout.title.text
+    many = pd.DataFrame({"MIG": [0.1], "SAP": [0.2], "DCI disentanglement": [0.3],
+                         "DCI completeness": [0.3], "DCI informativeness": [0.3],
+                         "modularity": [0.3], "explicitness": [0.3]}, index=["m"])
+    wide = pi.metric_bars(many, list(many.columns), "many")
+    assert wide.layout.margin.b > figs[2].layout.margin.b  # more rows, more room

@@ -51,6 +51,27 @@ def apply_layout(
     return fig
 
 
+def legend_below(fig: go.Figure, width_px: int = 600) -> int:
+    """Lay the legend out in rows at the very bottom of the figure (in the figure's own
+    coordinates), under the x axis and its title, so it never meets the chart's title; returns
+    the bottom margin the rows take (add it to the figure's height and bottom margin)."""
+    shown = [t for t in fig.data if t.name and t.showlegend is not False]
+    names = [str(t.name) for t in shown if t.type != "heatmap"]
+    # ~7 px a character plus the symbol and gap, rows of about the chart's width
+    rows = 1 + sum(7 * len(n) + 45 for n in names) // max(200, width_px)
+    fig.update_layout(
+        legend={
+            "orientation": "h",
+            "x": 0.0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 0.0,
+            "yanchor": "bottom",
+        }
+    )
+    return 22 * rows + 6
+
+
 def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
     return apply_layout(fig, title, height)
 

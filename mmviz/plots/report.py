@@ -11,11 +11,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from mmviz.plots.charts import PALETTE, apply_layout
+from mmviz.plots.charts import PALETTE, apply_layout, legend_below
 
 
-def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
-    return apply_layout(fig, title, height, left=50, top=34, bottom=40)
+def _layout(fig: go.Figure, title: str | None, height: int, bottom: int = 40) -> go.Figure:
+    return apply_layout(fig, title, height, left=50, top=34, bottom=bottom)
+
+
+def _below(fig: go.Figure, title: str | None, height: int, bottom: int = 40) -> go.Figure:
+    """_layout with the legend in rows under the x axis: never under the title."""
+    extra = legend_below(fig)
+    return _layout(fig, title, height + extra, bottom + extra)
 
 
 def curves_figure(
@@ -41,8 +47,7 @@ def curves_figure(
             )
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="loss")
-    fig.update_layout(legend={"orientation": "h", "y": 1.15})
-    return _layout(fig, title, height)
+    return _below(fig, title, height)
 
 
 def robustness_heatmap(
