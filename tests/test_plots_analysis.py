@@ -159,6 +159,9 @@ def test_scores_figure():
     assert list(fig.data[1].y) == [0.5, -2.0] and list(fig.data[1].text) == ["+0.50", "-2.00"]
     assert list(fig.data[1].marker.color) == ["#d62728", "#1f77b4"]
     assert any(s.y0 == 1.5 for s in fig.layout.shapes)
+    # the values are written under the axis, never on the bars where the truth line runs
+    assert fig.data[1].textposition == "none"
+    assert list(fig.layout.xaxis.ticktext) == ["a<br><b>+0.50</b>", "b<br><b>-2.00</b>"]
 
 
 def test_params_bench_rank_interaction_figures():

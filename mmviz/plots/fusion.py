@@ -100,20 +100,27 @@ def scores_figure(
             name="as set (toggles, noise)",
             marker={"color": colours},
             text=[f"{v:+.2f}" for v in table["score"]],
-            textposition="outside",
+            textposition="none",  # written under the axis (below): never across the truth line
             hovertemplate="%{x}: %{y:+.2f}<extra></extra>",
         )
+    )
+    # each model's score under its name, where no bar or line can run through it
+    fig.update_xaxes(
+        tickvals=models,
+        ticktext=[f"{m}<br><b>{v:+.2f}</b>" for m, v in zip(models, table["score"], strict=True)],
     )
     if truth is not None:
         fig.add_hline(
             y=float(truth),
             line={"color": "black", "dash": "dash"},
             annotation_text=f"true score {truth:+.2f}",
+            annotation_position="top right",
+            annotation_font={"size": 10},
         )
     fig.add_hline(y=0, line={"color": "#999", "width": 1})
     fig.update_yaxes(range=[-3.4, 3.4], title_text="sentiment score")
     fig.update_layout(barmode="group")
-    return _below(fig, title, height)
+    return _below(fig, title, height, bottom=56)
 
 
 def params_figure(
