@@ -189,13 +189,17 @@ def test_curves_figure():
     assert fig.data[1].line.dash == "dash"
 
 
-def test_robustness_heatmap_leaves_unobserved_cells_empty():
+def test_robustness_heatmap_tells_each_accuracy_once():
     t = pd.DataFrame({"hand": [True, True, False], "print": [True, False, True],
                       "accuracy": [0.9, 0.8, np.nan]}, index=["hand+print", "hand", "print"])
-    h = pr.robustness_heatmap(t, ["hand", "print"]).data[0]
-    zz = z(h)
-    assert zz[0].tolist() == [0.9, 0.9] and zz[1][0] == 0.8 and np.isnan(zz[1][1])
-    assert list(h.text[1]) == ["80.0%", ""] and list(h.text[2]) == ["", "n/a"]
+    fig = pr.robustness_heatmap(t, ["hand", "print"], "label accuracy per observed subset")
+    pattern, bars = fig.data
+    assert z(pattern).tolist() == [[1, 1], [1, 0], [0, 1]]  # which modalities each row sees
+    assert list(pattern.text[1]) == ["●", ""] and list(pattern.y) == list(t.index)
+    # one accuracy per row, written once (a row never repeats its value across columns)
+    assert list(bars.y) == list(t.index) and list(bars.text) == ["90.0%", "80.0%", "n/a"]
+    assert not any("%" in c for row in pattern.text for c in row)
+    assert fig.layout.margin.t >= 34 + 60  # title above the top axis's labels and title
 
 
 def test_coherence_heatmap():
