@@ -109,6 +109,34 @@ def test_home_shows_zoo_cards_and_datasets():
     assert "Generative models" in heads and any(h.startswith("`digits`") for h in heads)
 
 
+def rows_of_metrics(node) -> list[int]:
+    """How many columns each row of columns holding metrics directly has."""
+    kids = list((getattr(node, "children", None) or {}).values())
+    out = []
+    columns = bool(kids) and all(getattr(k, "type", None) == "column" for k in kids)
+    if columns and any(n.type == "metric" for k in kids for n in k.children.values()):
+        out.append(len(kids))
+    for k in kids:
+        out += rows_of_metrics(k)
+    return out
+
+
+def test_home_metrics_fit_their_cards_and_loglik_is_qualified(monkeypatch):
+    use_root(monkeypatch, Path(APP).parent / "checkpoints")  # the shipped zoo: real metrics
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert_clean(at)
+    labels = [m.label for m in at.metric]
+    assert labels and "label from hand" not in labels and "acc · hand" in labels
+    assert max(map(len, labels)) <= 16, labels  # short enough for half a card at 1400 px
+    assert all(m.proto.help for m in at.metric)  # the full meaning is one hover away
+    assert rows_of_metrics(at._tree) and all(n <= 2 for n in rows_of_metrics(at._tree))
+    lp = [m.proto.help for m in at.metric if m.label == "log p(hand)"]
+    mfm_help = [h for h in lp if "MFM" in h]
+    if mfm_help:
+        assert "Not comparable" in mfm_help[0]
+        assert any("log p(hand) is not comparable across kinds" in c.value for c in at.caption)
+
+
 # ---- interactions --------------------------------------------------------------------------
 def test_unchecking_a_modality_changes_reconstruction_and_posterior():
     at = open_page("pages/missing.py", ckpt="mvae_tiny5")
