@@ -210,6 +210,8 @@ class ReconView:
     shift: per latent group, how far q(z | observed) is from q(z | all) (or q(z | full)):
         KL(q_obs || q_all) for Gaussian posteriors, Euclidean distance for point codes (MFM).
     shift_kind: "kl" or "distance" per group.
+    shift_none: per Gaussian group, KL(p(z) || q(z | all)): the shift with nothing observed
+        (the prior in place of the posterior), the scale the KL above is read against.
     """
 
     observed: list[str]
@@ -218,6 +220,7 @@ class ReconView:
     probs: np.ndarray | None
     shift: dict[str, float]
     shift_kind: dict[str, str]
+    shift_none: dict[str, float] = field(default_factory=dict)
 
 
 def _summaries(post: dict[str, Posterior]) -> dict[str, GroupPosterior]:
@@ -268,9 +271,16 @@ def reconstruct_view(
         ref = model.check_observed(list(full) if full is not None else None)
         q_all = post if ref == obs else model.encode(inputs, ref)
         shift, kind = posterior_shift(post, q_all)
+        none = {
+            g: float(
+                kl_normal(torch.zeros_like(a.mean), torch.zeros_like(a.mean), a.mean, a.logvar)[0]
+            )
+            for g, a in q_all.items()
+            if kind.get(g) == "kl"
+        }
     except UnsupportedSubset:
-        shift, kind = {}, {}
-    return ReconView(obs, outputs, _summaries(post), probs, shift, kind)
+        shift, kind, none = {}, {}, {}
+    return ReconView(obs, outputs, _summaries(post), probs, shift, kind, none)
 
 
 def supported_subsets(model: MultimodalModel) -> list[list[str]] | None:
@@ -710,13 +720,15 @@ def latent_map(
     link_indices: Sequence[int] = (),
     seed: int = 0,
     tsne_iter: int = 500,
+    include: Sequence[int] = (),
 ) -> LatentMap:
     """Project the joint posterior means of (up to `limit` of) a split to 2-D.
 
     PCA is fit on the joint means and applied to the links; t-SNE has no transform for new
     points, so the links' points are embedded together with the others (`tsne_iter` steps:
     500 keeps an 800-point map to a few seconds on two cores). Single-modality posteriors the
-    model cannot form (UnsupportedSubset) are left out of the links.
+    model cannot form (UnsupportedSubset) are left out of the links. Samples of the split in
+    `include` are always among the points (a selection kept when the subset changes).
     """
     if group not in model.latent_groups:
         raise ValueError(f"no latent group {group!r}; the model has {list(model.latent_groups)}")
@@ -724,7 +736,11 @@ def latent_map(
         raise ValueError(f"unknown projection {method!r}; choose pca or tsne")
     idx = ds.indices(split)
     if limit and len(idx) > limit:
+        full = idx
         idx = np.sort(np.random.default_rng(seed).choice(idx, size=limit, replace=False))
+        wanted = np.setdiff1d(np.intersect1d(np.asarray(include, dtype=idx.dtype), full), idx)
+        if wanted.size:
+            idx = np.sort(np.concatenate([idx, wanted]))
     means = posterior_means(model, ds, idx, group)
     link_joint = posterior_means(model, ds, np.asarray(link_indices, dtype=np.int64), group)
     singles: list[tuple[int, str, np.ndarray]] = []

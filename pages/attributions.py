@@ -306,6 +306,14 @@ with s1:
         key="att_shares",
         config=CHART,
     )
+    if len(result.shares) == 1:
+        only = next(iter(result.shares))
+        st.caption(
+            f"Trivially 100%: **{only}** is the only input "
+            + ("this model reads" if single else "ticked")
+            + ", so it holds all of the attribution. Where in it the attribution lies is "
+            "shown below."
+        )
 with s2:
     if single:
         st.info(
@@ -326,6 +334,15 @@ with s2:
             "with nothing observed (training means for fusion models, the prior for latent "
             "models)."
         )
+        fx0 = float(result.baseline_value[0])
+        if abs(fx0 - sv.v_empty) > 1e-3 * max(1.0, abs(sv.v_empty)):
+            st.caption(
+                f"Why f(x′) = {fx0:.4g} above is not v(∅) = {sv.v_empty:.4g}: f(x′) is the "
+                "model fed the baseline input x′ (zeros, or PAD words), an input it still "
+                "reads, while v(∅) is the model observing no modality at all. They answer "
+                "different questions, so the attributions add up to f(x) − f(x′) and the "
+                "Shapley values to v(all) − v(∅)."
+            )
 
 # ---- per modality --------------------------------------------------------------------------------
 st.subheader("Where in the input")

@@ -70,7 +70,11 @@ def applies(i) -> str | None:
     )
 
 
-info, ck, ds = page_checkpoint(applies)
+info, ck, ds = page_checkpoint(
+    applies,
+    switch_note="The fusion lab compares sentiment fusion models (TFN, LMF, early and "
+    "late fusion).",
+)
 chosen = ck.model
 choice = choose_sample(ds, allow_own=True)
 
@@ -246,8 +250,18 @@ k1, k2, k3 = st.columns(3)
 k1.metric("TFN fusion parameters", f"{counts['tfn']:,}")
 k2.metric("LMF fusion parameters", f"{counts['lmf']:,}")
 k3.metric("TFN / LMF", f"{counts['ratio']:,.1f}×")
+
+
+def sizes_text(d: dict[str, int], h: int) -> str:
+    return ", ".join(f"d_{m} = {v}" for m, v in d.items()) + f", d_h = {h}"
+
+
+lab_sizes = sizes_text(dims, d_h)
+own = dims == {m: int(dflt_dims.get(m, 32)) for m in mods} and d_h == dflt_h
 st.caption(
-    "From the closed forms in `mmviz/models/fusion.py` (`tfn_fusion_params`, "
+    f"Counted for the sizes set above ({lab_sizes}): "
+    + (f"**{info.id}**'s own sizes. " if own else "sizes you set, not the checkpoint's. ")
+    + "From the closed forms in `mmviz/models/fusion.py` (`tfn_fusion_params`, "
     "`lmf_fusion_params`); the test suite checks them against the real TensorFusion and "
     "LowRankFusion modules, and so does the button below for the sizes set here."
 )
@@ -313,6 +327,26 @@ with guard("Fusion benchmark"):
             }
         )
         st.dataframe(raw)
+        cfg = (bench.get("config") or {}).get("tfn")
+        if isinstance(cfg, dict) and isinstance(bench.get("tfn"), dict):
+            with guard("Benchmark sizes"):
+                kind_dim = {
+                    m: "token_dim" if ds.specs[m].kind == "tokens" else "sequence_dim" for m in mods
+                }
+                bench_dims = {
+                    m: int((cfg.get("dims") or {}).get(m, cfg[kind_dim[m]])) for m in mods
+                }
+                n_tfn = bench["tfn"].get("fusion_params")
+                st.caption(
+                    f"Why TFN has {n_tfn:,} fusion parameters here and {counts['tfn']:,} above: "
+                    f"the benchmark builds both models at its `{bench.get('sizes', '?')}` sizes "
+                    f"({sizes_text(bench_dims, int(cfg['fusion_dim']))}), the parameter counts "
+                    f"above use the sizes set there ({lab_sizes}). TFN's count grows with the "
+                    "product of the (d_m + 1), so a few sizes make a large difference."
+                    if n_tfn != counts["tfn"]
+                    else f"The benchmark's sizes ({sizes_text(bench_dims, int(cfg['fusion_dim']))})"
+                    " are the ones set above: the same TFN count."
+                )
         st.caption(
             f"sizes `{bench.get('sizes', '?')}`, batch {bench.get('batch_size', '?')}, "
             f"{bench.get('threads', '?')} thread(s), median of {bench.get('repeats', '?')} "

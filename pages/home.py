@@ -51,6 +51,38 @@ PAGES = {
 }
 
 
+# headline metrics: a short label that fits a card's column, the full meaning as help
+SHORT = {
+    "acc": ("accuracy", "test accuracy"),
+    "label from hand": ("acc · hand", "label accuracy from the hand image alone"),
+    "label from hand+print": ("acc · hand+print", "label accuracy from hand and print together"),
+    "label->hand coherence": (
+        "coherence",
+        "label → hand: how often the hand oracle reads a hand image generated from a label "
+        "as that label",
+    ),
+    "acc2": ("acc2", "binary accuracy (positive vs negative)"),
+    "mae": ("MAE", "mean absolute error of the score"),
+    "demo score": ("demo", "score on the demo-quality suite (`mmviz demo-check`)"),
+}
+LOGLIK_HELP = {
+    "mfm": "log-likelihood of the hand image, in nats: for MFM a loose importance-weighted "
+    "bound with a fixed proposal around the code, far below the VAEs' figures without meaning "
+    "a worse model. Not comparable with MVAE's or JMVAE's.",
+    None: "log-likelihood of the hand image, in nats (importance-weighted estimate with the "
+    "model's own posterior as proposal, as in the MVAE and JMVAE papers). Higher is better.",
+}
+
+
+def headline_metric(col, info, label: str, value: float) -> None:
+    if label.startswith("log p("):
+        short, help_ = label, LOGLIK_HELP.get(info.model, LOGLIK_HELP[None])
+    else:
+        short, help_ = SHORT.get(label, (label, label))
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+    col.metric(short, text, help=help_)
+
+
 def card(info) -> None:
     with st.container(border=True):
         st.markdown(f"#### {info.id}" + (" ⭐" if info.default else ""))
@@ -66,10 +98,12 @@ def card(info) -> None:
             st.markdown(
                 "latent groups: " + ", ".join(f"`{g}` ({d})" for g, d in info.latent_groups.items())
             )
-        if info.headline:
-            cols = st.columns(min(3, len(info.headline)))
-            for k, (label, value) in enumerate(info.headline.items()):
-                cols[k % len(cols)].metric(label, f"{value:.3f}")
+        if info.headline:  # two to a row: a third column cuts values and labels short
+            items = list(info.headline.items())
+            for start in range(0, len(items), 2):
+                cols = st.columns(2)
+                for col, (label, value) in zip(cols, items[start : start + 2], strict=False):
+                    headline_metric(col, info, label, value)
         facts = []
         if info.parameters:
             facts.append(f"{info.parameters:,} parameters")
@@ -90,6 +124,17 @@ with guard("Model zoo"):
             continue
         st.subheader(title)
         st.caption(f"{blurb}. Pages: {PAGES[kind]}.")
+        lp = [(r.model == "mfm", r.headline.get("log p(hand)")) for r in chosen]
+        lp = [(m, v) for m, v in lp if v is not None]
+        mfm = sorted(v for is_mfm, v in lp if is_mfm)
+        vae = sorted(v for is_mfm, v in lp if not is_mfm)
+        if mfm and vae:
+            st.caption(
+                f"log p(hand) is not comparable across kinds: MFM's ({mfm[0]:,.0f} to "
+                f"{mfm[-1]:,.0f}) is a loose bound from a fixed proposal around its code, the "
+                f"VAEs' ({vae[0]:,.0f} to {vae[-1]:,.0f}) an importance-weighted estimate with "
+                "their own posterior as the proposal. Compare log p(hand) between VAEs only."
+            )
         cols = st.columns(3)
         for i, r in enumerate(chosen):
             with cols[i % 3]:

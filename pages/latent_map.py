@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import streamlit as st
 
@@ -18,6 +20,7 @@ from ui.sidebar import (
     restore,
     show_value,
     through_app,
+    url_once,
 )
 
 through_app()
@@ -93,9 +96,37 @@ if n_links:
             seen.add(c)
 limit = 800 if method == "tsne" else 2000  # t-SNE: seconds, not minutes
 
+# ---- the point picked on the map: kept across projections, in the URL as ?pick=<position> --
+# a new click picks (the selection stays in the widget's state across reruns, so only a change
+# counts); choosing another sample in the sidebar drops the pick; a shared link restores it
+event = st.session_state.get("map")
+clicked = None
+if event is not None:
+    with guard("Selection"):
+        points = list(event.get("selection", {}).get("points", []))
+        cd = points[0].get("customdata") if points else None
+        clicked = cd[0] if isinstance(cd, list) and cd else cd
+if clicked != st.session_state.get("_map_seen"):
+    st.session_state["_map_seen"] = clicked
+    if clicked is not None:
+        st.session_state["map_pick"] = int(clicked)
+if st.session_state.get("_map_sample", choice.position) != choice.position:
+    st.session_state["map_pick"] = None
+st.session_state["_map_sample"] = choice.position
+url_pick = url_once("pick")
+if url_pick is not None:
+    with contextlib.suppress(ValueError):
+        if 0 <= int(url_pick) < len(test):
+            st.session_state["map_pick"] = int(test[int(url_pick)])
+picked = st.session_state.get("map_pick")
+if picked is not None and picked not in set(test.tolist()):
+    picked = None
+
 lm = None
 with guard("Projection"):
     lm = latent_map(info.id, group, method, limit, tuple(linked))
+    if picked is not None and picked not in set(lm.index.tolist()):  # t-SNE maps a subset
+        lm = latent_map(info.id, group, method, limit, tuple(linked), (picked,))
 if lm is None:
     st.stop()
 
@@ -106,21 +137,12 @@ kind = ds.factor_kinds.get(
     else "continuous",
 )
 values = table.loc[lm.index, colour].to_numpy()
-event_state = st.session_state.get("map")
-points = []
-if event_state is not None:
-    with guard("Selection"):
-        points = list(event_state.get("selection", {}).get("points", []))
-if points:
-    cd = points[0].get("customdata")
-    if isinstance(cd, list):
-        cd = cd[0] if cd else None
-    if cd is not None:
-        st.session_state["map_pick"] = int(cd)
-picked = st.session_state.get("map_pick")
-if picked is not None and picked not in set(lm.index.tolist()):
-    picked = None
 selected = picked if picked is not None else choice.index
+pos = int(np.searchsorted(test, selected))
+if picked is not None:
+    st.query_params["pick"] = str(pos)
+elif "pick" in st.query_params:
+    del st.query_params["pick"]
 
 name = "PCA" if lm.method == "pca" else "t-SNE"
 title = f"{name} of {len(lm.index)} test posterior means ({group})"
@@ -137,6 +159,7 @@ fig = plots.latent_map_figure(
     explore.input_modalities(model),
     selected,
     title,
+    positions=np.searchsorted(test, lm.index),
 )
 st.plotly_chart(fig, key="map", on_select="rerun", selection_mode="points", config=CHART)
 if lm.links and len(lm.links[0][2]) < len(explore.input_modalities(model)):
@@ -146,9 +169,18 @@ if lm.links and len(lm.links[0][2]) < len(explore.input_modalities(model)):
     )
 
 # ---- decode the selected point --------------------------------------------------------------
-pos = int(np.searchsorted(test, selected))
-st.subheader(f"Sample {selected} (test position {pos}), decoded from its posterior mean")
-st.caption("Click a dot to pick another sample; top: the data, bottom: what the model decodes.")
+st.subheader(f"Test sample {pos}, decoded from its posterior mean")
+if picked is not None and picked != choice.index:
+    st.caption(
+        f"Picked on the map (dataset index {selected}); the sidebar's test sample is "
+        f"{choice.position}: choose one there to go back to it. Top: the data, bottom: what "
+        "the model decodes."
+    )
+else:
+    st.caption(
+        f"The sidebar's test sample (dataset index {selected}). Click a dot to pick another; "
+        "top: the data, bottom: what the model decodes."
+    )
 with guard("Decoding"):
     x = explore.sample_batch(ds, selected)
     view = explore.reconstruct_view(model, x, None)

@@ -99,6 +99,18 @@ def _level(text: str) -> float | None:
         return None
 
 
+def damage_label(m: str, kind: str, mode: str) -> str:
+    """The damage slider's label: the modality it corrupts and what its value means."""
+    what = {
+        "image": "occluded area" if mode == "occlude" else "noise std",
+        "spectrogram": "occluded area" if mode == "occlude" else "noise std",
+        "sequence": "noise std",
+        "tokens": "word dropout",
+        "categorical": "flip probability",
+    }.get(kind, "damage")
+    return f"{m}: {what}"
+
+
 # ---- controls: observe + damage, one column per modality -----------------------------------
 st.subheader("What the model observes")
 url_obs = url_mapping("obs")
@@ -136,13 +148,12 @@ for col, m in zip(cols, shown, strict=True):
             f"noise_{m}", 0.0, valid=lambda v: isinstance(v, float) and 0 <= v <= 1, url=url_level
         )
         level = st.slider(
-            "damage",
+            damage_label(m, ds.specs[m].kind, damage),
             0.0,
             1.0,
             step=0.05,
             key=f"noise_{m}",
             disabled=not seen,
-            label_visibility="collapsed",
             help="noise std / occluded fraction (images), word dropout (text), "
             "label flip probability (label)",
         )
@@ -210,7 +221,22 @@ if view is not None:
                 st.caption(f"q(z | {against}) cannot be formed by this model: no shift shown.")
             for g, v in view.shift.items():
                 if view.shift_kind[g] == "kl":
-                    st.metric(f"KL(q({g} | observed) ‖ q({g} | {against}))", f"{v:.2f} nats")
+                    d = len(view.posterior[g].mean)
+                    none = view.shift_none.get(g)
+                    scale = (
+                        f"{v / d:.2f} nats per dimension ({d} dimensions); with nothing "
+                        f"observed (the prior) it would be {none:,.0f} nats"
+                        if none is not None
+                        else f"{v / d:.2f} nats per dimension ({d} dimensions)"
+                    )
+                    st.metric(
+                        f"KL(q({g} | observed) ‖ q({g} | {against}))",
+                        f"{v:,.2f} nats",
+                        help="How much the posterior moves when the unticked modalities are "
+                        f"hidden: 0 when everything is observed. {scale}. A sharp posterior "
+                        "(small std) makes even a small move cost many nats.",
+                    )
+                    st.caption(f"Scale: {scale}.")
                 else:
                     st.metric(
                         f"‖{g}(observed) − {g}({against})‖",
@@ -235,6 +261,15 @@ if view is not None:
                     ),
                     key="shares",
                     config=CHART,
+                )
+                prior_wins = int((pv.shares[-1] > 0.5).sum())
+                st.caption(
+                    f"The prior N(0, I) is one of the experts, with precision 1 in every "
+                    f"dimension, so it keeps a share however many modalities are observed: here "
+                    f"{pv.share_total[-1]:.0%} on average. It outweighs the observed experts "
+                    f"together in {prior_wins} of {pv.shares.shape[1]} dimensions, the ones the "
+                    "modalities say little about (their experts are vaguer than the prior); "
+                    "in the others the modalities decide."
                 )
                 st.plotly_chart(
                     plots.experts_figure(
@@ -277,11 +312,15 @@ if view is not None:
             else:
                 q_all = explore.reconstruct_view(model, damaged, full).posterior
                 for g, p in view.posterior.items():
+                    if p.std is None and q_all[g].std is None:  # a deterministic encoder
+                        a, b, what = f"{g}(observed)", f"{g}(all)", "code (a point, no std)"
+                    else:
+                        a, b, what = "q(· | observed)", "q(· | all)", "posterior mean ± std"
                     st.plotly_chart(
                         plots.posterior_figure(
-                            {"q(· | observed)": p.mean, "q(· | all)": q_all[g].mean},
-                            {"q(· | observed)": p.std, "q(· | all)": q_all[g].std},
-                            f"latent group {g}",
+                            {a: p.mean, b: q_all[g].mean},
+                            {a: p.std, b: q_all[g].std},
+                            f"latent group {g}: {what}",
                         ),
                         key=f"post_{g}",
                         config=CHART,

@@ -109,6 +109,34 @@ def test_home_shows_zoo_cards_and_datasets():
     assert "Generative models" in heads and any(h.startswith("`digits`") for h in heads)
 
 
+def rows_of_metrics(node) -> list[int]:
+    """How many columns each row of columns holding metrics directly has."""
+    kids = list((getattr(node, "children", None) or {}).values())
+    out = []
+    columns = bool(kids) and all(getattr(k, "type", None) == "column" for k in kids)
+    if columns and any(n.type == "metric" for k in kids for n in k.children.values()):
+        out.append(len(kids))
+    for k in kids:
+        out += rows_of_metrics(k)
+    return out
+
+
+def test_home_metrics_fit_their_cards_and_loglik_is_qualified(monkeypatch):
+    use_root(monkeypatch, Path(APP).parent / "checkpoints")  # the shipped zoo: real metrics
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert_clean(at)
+    labels = [m.label for m in at.metric]
+    assert labels and "label from hand" not in labels and "acc · hand" in labels
+    assert max(map(len, labels)) <= 16, labels  # short enough for half a card at 1400 px
+    assert all(m.proto.help for m in at.metric)  # the full meaning is one hover away
+    assert rows_of_metrics(at._tree) and all(n <= 2 for n in rows_of_metrics(at._tree))
+    lp = [m.proto.help for m in at.metric if m.label == "log p(hand)"]
+    mfm_help = [h for h in lp if "MFM" in h]
+    if mfm_help:
+        assert "Not comparable" in mfm_help[0]
+        assert any("log p(hand) is not comparable across kinds" in c.value for c in at.caption)
+
+
 # ---- interactions --------------------------------------------------------------------------
 def test_unchecking_a_modality_changes_reconstruction_and_posterior():
     at = open_page("pages/missing.py", ckpt="mvae_tiny5")
@@ -136,6 +164,35 @@ def test_noise_slider_changes_the_observed_input():
     at.run()
     assert_clean(at)
     assert chart(at, "one_in_hand")["data"][0]["z"] != clean["data"][0]["z"]
+
+
+def test_missing_page_names_its_sliders_shares_and_kl_scale():
+    at = open_page("pages/missing.py", ckpt="mvae_tiny5")
+    assert_clean(at)
+    for m, what in [("hand", "noise std"), ("label", "flip probability"), ("text", "word dropout")]:
+        assert widget(at, "slider", f"noise_{m}").label == f"{m}: {what}"
+    shares = chart(at, "shares")
+    assert shares["layout"]["showlegend"] is True  # slivers too narrow for text: named below
+    named = [t["name"].split()[0] for t in shares["data"]]
+    assert named == ["hand", "print", "label", "text", "sound", "prior"]
+    assert any("The prior N(0, I) is one of the experts" in c.value for c in at.caption)
+    widget(at, "checkbox", "obs_hand").uncheck()
+    at.run()
+    kl = next(m for m in at.metric if m.label.startswith("KL"))
+    assert "nats per dimension (8 dimensions)" in kl.proto.help
+    assert "with nothing observed (the prior)" in kl.proto.help
+    assert any(c.value.startswith("Scale: ") for c in at.caption)
+
+
+def test_missing_page_calls_point_codes_codes():
+    at = open_page("pages/missing.py", ckpt="mfm_tiny")
+    assert_clean(at)
+    posts = [c for c in at.get("plotly_chart") if "-post_" in c.proto.id]
+    assert posts
+    for c in posts:
+        fig = json.loads(c.proto.spec)
+        assert fig["layout"]["yaxis"]["title"]["text"] == "code"
+        assert "mean" not in fig["layout"]["title"]["text"]
 
 
 def test_compare_mode_shows_every_generative_checkpoint():
@@ -203,7 +260,31 @@ def test_latent_map_colour_and_selected_point():
     assert fig["data"][0]["marker"]["showscale"] is True  # continuous factor: a colour bar
     names = [t.get("name") for t in fig["data"]]
     assert "q(z | hand)" in names and "q(z | all)" in names
-    assert any(s.value.startswith(f"Sample {chart_index_of_test(5)} ") for s in at.subheader)
+    assert any(s.value.startswith("Test sample 5, ") for s in at.subheader)  # sidebar's numbers
+
+
+def test_latent_map_pick_is_in_the_url_and_survives_tsne():
+    from mmviz.data import load_dataset
+
+    test = load_dataset("digits").indices("test")
+    on_tsne = set(np.random.default_rng(0).choice(test, size=min(800, len(test)), replace=False))
+    pos = next((p for p, i in enumerate(test) if i not in on_tsne), 7)  # off t-SNE's subset
+    at = open_page("pages/latent_map.py", ckpt="mvae_tiny5", i="2", pick=str(pos), links="0")
+    assert_clean(at)
+    assert widget(at, "number_input", "sample").value == 2
+    assert any(s.value.startswith(f"Test sample {pos}, ") for s in at.subheader)
+    assert any("the sidebar's test sample is 2" in c.value for c in at.caption)
+    assert at.query_params["pick"] == str(pos)
+    widget(at, "radio", "method").set_value("tsne")
+    at.run()
+    assert_clean(at)
+    assert any(s.value.startswith(f"Test sample {pos}, ") for s in at.subheader)
+    assert f"selected {int(test[pos])}" in [t.get("name") for t in chart(at, "map")["data"]]
+    assert at.query_params["pick"] == str(pos)
+    widget(at, "number_input", "sample").set_value(3)  # the sidebar's choice drops the pick
+    at.run()
+    assert any(s.value.startswith("Test sample 3, ") for s in at.subheader)
+    assert "pick" not in at.query_params
 
 
 def chart_index_of_test(pos: int) -> int:

@@ -113,6 +113,7 @@ def build_analysis_zoo(base: Path) -> Path:
     results.mkdir(exist_ok=True)
     bench = {
         "sizes": "tiny",
+        "config": {"tfn": {"token_dim": 8, "sequence_dim": 8, "fusion_dim": 8, "dims": {}}},
         "batch_size": 32,
         "repeats": 1,
         "steps": 2,
@@ -229,7 +230,6 @@ def test_page_runs_on_every_checkpoint_it_applies_to(zoo, page, cid):
     "page,cid,why",
     [
         ("information", "oracle_hand", "oracle classifier"),
-        ("fusion_lab", "mvae_tiny5", "mvae model on digits"),
         ("fusion_lab", "mfm_sent_tiny", "the lab compares the sentiment fusion models"),
     ],
 )
@@ -241,6 +241,16 @@ def test_page_says_when_a_checkpoint_does_not_apply(zoo, page, cid, why):
     warning = messages(at, "warning")
     assert f"**{cid}** does not apply to this page" in warning and why in warning
     assert widget(at, "selectbox", "ckpt").value != cid
+
+
+def test_fusion_lab_switches_from_a_digits_checkpoint_with_a_note():
+    at = open_page("fusion_lab", ckpt="mvae_tiny5")
+    assert_clean(at)
+    assert "does not apply" not in messages(at, "warning")  # a page change, not a mistake
+    note = messages(at, "info")
+    assert "The fusion lab compares sentiment fusion models" in note
+    assert "**mvae_tiny5** is a mvae checkpoint of `digits`" in note
+    assert widget(at, "selectbox", "ckpt").value in FUSION_IDS
 
 
 def test_sections_that_do_not_apply_say_so():
@@ -368,6 +378,11 @@ def test_shapley_bar_sums_to_the_stated_total():
         assert f"Sum **{meta['sum']:.4g}**" in caption
         n = len(fig["data"][0]["y"])
         assert f"over {n} modalities ({2**n} coalitions)" in caption
+        assert fig["data"][0]["textposition"] == "outside" and fig["data"][0]["cliponaxis"] is False
+        fx0 = float(metric(at, "at the baseline f(x′)"))
+        why = [c.value for c in at.caption if c.value.startswith("Why f(x′)")]
+        if abs(fx0 - meta["v_empty"]) > 0.01 * max(1.0, abs(meta["v_empty"])):
+            assert why and f"v(∅) = {meta['v_empty']:.4g}" in why[0]  # said when they differ
 
 
 def test_shapley_that_cannot_be_computed_says_why(zoo):
@@ -381,6 +396,7 @@ def test_shapley_that_cannot_be_computed_says_why(zoo):
         at = open_page("attributions", ckpt="oracle_hand")
         assert_clean(at)
         assert "reads only `hand`" in messages(at, "info")
+        assert any(c.value.startswith("Trivially 100%: **hand**") for c in at.caption)
 
 
 def test_unticking_a_modality_removes_it_from_attributions_and_shapley():
@@ -478,6 +494,9 @@ def test_fusion_lab_param_counts_equal_the_modules():
 
     at = open_page("fusion_lab", ckpt="lmf_tiny")
     assert_clean(at)
+    captions = " | ".join(c.value for c in at.caption)
+    assert "(d_language = 8, d_visual = 8, d_acoustic = 8, d_h = 8): **lmf_tiny**'s own" in captions
+    assert "are the ones set above: the same TFN count" in captions  # the bench's sizes too
     for lang, vis, aco, d_h, rank in [(8, 8, 8, 8, 4), (17, 5, 9, 12, 3)]:
         widget(at, "slider", "lab_d_language").set_value(lang)
         widget(at, "slider", "lab_d_visual").set_value(vis)
@@ -495,6 +514,9 @@ def test_fusion_lab_param_counts_equal_the_modules():
         tfn = TFN(FusionConfig(dims=dims, fusion_dim=d_h), specs)
         lmf = LMF(LMFConfig(dims=dims, fusion_dim=d_h, rank=rank), specs)
         assert shown == {"tfn": tfn.fusion_parameter_count(), "lmf": lmf.fusion_parameter_count()}
+    captions = " | ".join(c.value for c in at.caption)
+    assert f"Why TFN has 5,840 fusion parameters here and {shown['tfn']:,} above" in captions
+    assert "(d_language = 8, d_visual = 8, d_acoustic = 8, d_h = 8)" in captions
     widget(at, "button", "lab_check").click()
     at.run()
     assert_clean(at)

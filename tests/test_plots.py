@@ -142,6 +142,52 @@ def test_posterior_figure_without_std():
     assert fig.data[0].error_y.array is None and list(fig.data[1].error_y.array) == [1, 1, 1, 1]
 
 
+def test_posterior_and_experts_figures_hold_their_error_bars():
+    means = {"obs": np.array([0.0, 2.5, -1.0]), "all": np.array([0.5, 0.0, 0.0])}
+    stds = {"obs": np.array([0.2, 1.5, 0.3]), "all": np.array([3.0, 0.1, 0.1])}
+    fig = plots.posterior_figure(means, stds)
+    lo, hi = fig.layout.yaxis.range
+    assert lo <= -2.5 and hi >= 4.0  # every whole bar: 0.5 - 3.0 and 2.5 + 1.5
+    assert fig.layout.xaxis.range[0] < -0.4 and fig.layout.xaxis.range[1] > 2.4  # offsets
+    assert fig.layout.yaxis.title.text == "mean ± std"
+    codes = plots.posterior_figure({"a": np.ones(3), "b": np.zeros(3)}, {"a": None, "b": None})
+    assert codes.layout.yaxis.title.text == "code"  # point codes have no std
+    names, m, s = ["hand", "prior"], np.array([[1.0, -2.0], [0.0, 0.0]]), np.ones((2, 2))
+    ex = plots.experts_figure(names, m, s, np.array([0.5, -1.5]), np.array([0.4, 0.4]))
+    assert ex.layout.yaxis.range[1] >= 3.0 and not ex.layout.annotations  # -2 - 1 fits
+    broad = plots.experts_figure(names, m, s * 9, np.zeros(2), np.full(2, 0.3))
+    assert "cut" in broad.layout.annotations[0].text  # a clipped bar is said to be clipped
+
+
+def test_latent_map_links_do_not_take_a_class_colour():
+    rng = np.random.default_rng(0)
+    coords, index, classes = rng.normal(size=(30, 2)), np.arange(100, 130), np.arange(30) % 3
+    links = [(101, np.zeros(2), {"hand": np.ones(2), "label": -np.ones(2)})]
+    fig = plots.latent_map_figure(
+        coords,
+        index,
+        classes,
+        classes,
+        "class",
+        True,
+        links,
+        ["hand", "label"],
+        positions=index - 100,
+    )
+    class_colours = {t.marker.color for t in fig.data if t.name.startswith("class")}
+    link = {t.name: t for t in fig.data if t.name.startswith("q(z | ") and t.name != "q(z | all)"}
+    assert set(link) == {"q(z | hand)", "q(z | label)"}
+    assert not {t.line.color for t in link.values()} & class_colours
+    assert link["q(z | hand)"].line.dash != link["q(z | label)"].line.dash
+    assert fig.data[0].hovertemplate.startswith("test sample %{hovertext}")
+
+
+def test_shares_figure_names_every_segment():
+    sh = plots.shares_figure(["hand", "text", "prior"], np.array([0.9, 0.01, 0.09]))
+    assert sh.layout.showlegend and [t.name for t in sh.data] == ["hand 90%", "text 1%", "prior 9%"]
+    assert sh.layout.legend.orientation == "h"
+
+
 def test_latent_map_figure():
     rng = np.random.default_rng(0)
     coords, index = rng.normal(size=(30, 2)), np.arange(100, 130)

@@ -74,6 +74,17 @@ def test_shares_and_shapley_bars():
     assert "Σφ = 0.3 = v(all) − v(∅) = 1.2 − 0.9" in f.layout.title.text
 
 
+def test_bar_labels_fit_outside_their_bars():
+    f = pa.shapley_figure({"hand": 0.004, "text": -139.0, "sound": 12.0}, 0.0, 127.0)
+    bar = f.data[0]
+    assert bar.textposition == "outside" and bar.cliponaxis is False  # never squeezed or cut
+    assert list(bar.text) == ["+0.004", "-139", "+12"]  # the minus is kept
+    lo, hi = f.layout.xaxis.range
+    assert lo < -139.0 - 0.2 * 151 and hi > 12.0 + 0.2 * 151  # room for the labels both sides
+    s = pa.shares_figure({"hand": 1.0})
+    assert s.data[0].textposition == "outside" and s.layout.xaxis.range[1] > 1.1  # "100%" fits
+
+
 # ---- information ---------------------------------------------------------------------------------
 def test_mi_heatmap_axes():
     df = pd.DataFrame([[0.1, 0.9], [0.5, np.nan]], index=["z[0]", "z[1]"],
@@ -148,6 +159,9 @@ def test_scores_figure():
     assert list(fig.data[1].y) == [0.5, -2.0] and list(fig.data[1].text) == ["+0.50", "-2.00"]
     assert list(fig.data[1].marker.color) == ["#d62728", "#1f77b4"]
     assert any(s.y0 == 1.5 for s in fig.layout.shapes)
+    # the values are written under the axis, never on the bars where the truth line runs
+    assert fig.data[1].textposition == "none"
+    assert list(fig.layout.xaxis.ticktext) == ["a<br><b>+0.50</b>", "b<br><b>-2.00</b>"]
 
 
 def test_params_bench_rank_interaction_figures():
@@ -175,16 +189,57 @@ def test_curves_figure():
     assert fig.data[1].line.dash == "dash"
 
 
-def test_robustness_heatmap_leaves_unobserved_cells_empty():
+def test_robustness_heatmap_tells_each_accuracy_once():
     t = pd.DataFrame({"hand": [True, True, False], "print": [True, False, True],
                       "accuracy": [0.9, 0.8, np.nan]}, index=["hand+print", "hand", "print"])
-    h = pr.robustness_heatmap(t, ["hand", "print"]).data[0]
-    zz = z(h)
-    assert zz[0].tolist() == [0.9, 0.9] and zz[1][0] == 0.8 and np.isnan(zz[1][1])
-    assert list(h.text[1]) == ["80.0%", ""] and list(h.text[2]) == ["", "n/a"]
+    fig = pr.robustness_heatmap(t, ["hand", "print"], "label accuracy per observed subset")
+    pattern, bars = fig.data
+    assert z(pattern).tolist() == [[1, 1], [1, 0], [0, 1]]  # which modalities each row sees
+    assert list(pattern.text[1]) == ["●", ""] and list(pattern.y) == list(t.index)
+    # one accuracy per row, written once (a row never repeats its value across columns)
+    assert list(bars.y) == list(t.index) and list(bars.text) == ["90.0%", "80.0%", "n/a"]
+    assert not any("%" in c for row in pattern.text for c in row)
+    assert fig.layout.margin.t >= 34 + 60  # title above the top axis's labels and title
 
 
 def test_coherence_heatmap():
     m = pd.DataFrame([[0.5, np.nan]], index=["hand"], columns=["label", "hand"])
     h = pr.coherence_heatmap(m).data[0]
     assert list(h.y) == ["hand"] and list(h.text[0]) == ["50%", ""]
+
+
+def legend_clear_of_title(fig) -> bool:
+    """The legend lies in rows at the figure's foot (figure coordinates), the title at its top:
+    they cannot overlap, and the bottom margin holds the legend's rows."""
+    lg = fig.layout.legend
+    return (
+        lg.orientation == "h"
+        and lg.yref == "container"
+        and lg.y == 0
+        and lg.yanchor == "bottom"
+        and fig.layout.margin.b >= 40 + 22
+    )
+
+
+def test_titled_charts_keep_their_legends_below():
+    info = pd.DataFrame({"modality": ["hand", "print"], "I_shared": [0.5, 0.2],
+                         "I_specific": [1.0, 0.3], "estimator": ["Gaussian", "Gaussian"]})
+    curves = {"average": {"language": np.ones(5)}, "this sample": {"language": np.ones(5)}}
+    phases = {"main": pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0],
+                                    "valid_loss": [2.5, 1.5]})}
+    scores = pd.DataFrame({"model": ["a"], "kind": ["tfn"], "clean score": [1.0], "score": [0.5]})
+    figs = [
+        pi.factor_information_figure(info, "information in the generated modalities"),
+        pi.gradient_time_figure(curves, list("abcde"), "gradient over time"),
+        pi.metric_bars(pd.DataFrame({"MIG": [0.1], "SAP": [0.2]}, index=["m"]), ["MIG", "SAP"],
+                       "disentanglement"),
+        pr.curves_figure(phases, "training curves"),
+        pf.scores_figure(scores, truth=1.0, title="scores"),
+    ]
+    for fig in figs:
+        assert fig.layout.title.text and legend_clear_of_title(fig), fig.layout.title.text
+    many = pd.DataFrame({"MIG": [0.1], "SAP": [0.2], "DCI disentanglement": [0.3],
+                         "DCI completeness": [0.3], "DCI informativeness": [0.3],
+                         "modularity": [0.3], "explicitness": [0.3]}, index=["m"])
+    wide = pi.metric_bars(many, list(many.columns), "many")
+    assert wide.layout.margin.b > figs[2].layout.margin.b  # more rows, more room

@@ -199,20 +199,35 @@ def dataset_sound(name: str, index: int) -> bytes | None:
         return None
 
 
-def latent_map(cid: str, group: str, method: str, limit: int, links: tuple[int, ...]):
-    """2-D map of the test posterior means (PCA: instant; t-SNE: seconds, then cached)."""
-    return _latent_map(*checkpoint_key(cid), group, method, limit, links)
+def latent_map(
+    cid: str,
+    group: str,
+    method: str,
+    limit: int,
+    links: tuple[int, ...],
+    include: tuple[int, ...] = (),
+):
+    """2-D map of the test posterior means (PCA: instant; t-SNE: seconds, then cached);
+    the samples in `include` are always on it."""
+    return _latent_map(*checkpoint_key(cid), group, method, limit, links, include)
 
 
 @st.cache_data(max_entries=16, show_spinner="Projecting the test set…")
 def _latent_map(
-    root: str, cid: str, stamp: str, group: str, method: str, limit: int, links: tuple[int, ...]
+    root: str,
+    cid: str,
+    stamp: str,
+    group: str,
+    method: str,
+    limit: int,
+    links: tuple[int, ...],
+    include: tuple[int, ...] = (),
 ):
     from mmviz.explore import latent_map as compute
 
     ck = _load(root, cid, stamp)
     ds = cached_dataset(ck.meta.get("dataset", "digits"))
-    return compute(ck.model, ds, group, "test", limit, method, list(links))
+    return compute(ck.model, ds, group, "test", limit, method, list(links), include=include)
 
 
 def dimension_activity(cid: str, group: str, n: int = 500) -> np.ndarray:
@@ -317,8 +332,13 @@ def _cross_modal(
 
 # ---- attributions ------------------------------------------------------------------------------
 def attribution(
-    cid: str, key: str, observed: tuple[str, ...], choice: TargetChoice, method: str,
-    params: tuple[tuple[str, Any], ...], inputs: dict[str, torch.Tensor],
+    cid: str,
+    key: str,
+    observed: tuple[str, ...],
+    choice: TargetChoice,
+    method: str,
+    params: tuple[tuple[str, Any], ...],
+    inputs: dict[str, torch.Tensor],
 ):
     """Captum attributions of `choice` for one sample (`key`: digest of `inputs`)."""
     return _attribution(*checkpoint_key(cid), key, observed, choice, method, params, inputs)
@@ -336,7 +356,10 @@ def _attribution(root, cid, stamp, key, observed, choice, method, params, _input
 
 
 def shapley(
-    cid: str, key: str, players: tuple[str, ...], choice: TargetChoice,
+    cid: str,
+    key: str,
+    players: tuple[str, ...],
+    choice: TargetChoice,
     inputs: dict[str, torch.Tensor],
 ):
     """Exact modality Shapley values of `choice` over the observed modalities."""
@@ -423,8 +446,12 @@ def pid_table(dataset: str, measure: str = "broja") -> pd.DataFrame:
 
 # ---- fusion lab ----------------------------------------------------------------------------------
 def lab_scores(
-    ids: tuple[str, ...], key: str, observed: tuple[str, ...],
-    snr: tuple[tuple[str, float | None], ...], seed: int, truth: float | None,
+    ids: tuple[str, ...],
+    key: str,
+    observed: tuple[str, ...],
+    snr: tuple[tuple[str, float | None], ...],
+    seed: int,
+    truth: float | None,
     inputs: dict[str, torch.Tensor],
 ) -> pd.DataFrame:
     root = _root()

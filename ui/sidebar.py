@@ -178,12 +178,16 @@ def generative_only(info) -> str | None:
     return None
 
 
-def choose_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
+def choose_checkpoint(
+    applies: Callable[[Any], str | None], key: str = "ckpt", switch_note: str | None = None
+):
     """Sidebar: dataset, then a checkpoint of it that this page applies to.
 
     Returns the chosen CheckpointInfo, or None (with a message) when none applies. A checkpoint
     asked for in the URL or on another page that does not apply here is named, with the reason,
-    and the first one that applies is shown instead.
+    and the first one that applies is shown instead. With `switch_note` (what the page works
+    on), a checkpoint of a dataset the page has nothing for is not a mistake but a page change:
+    the switch is a note, not a warning.
     """
     infos = catalog()
     by_id = {i.id: i for i in infos}
@@ -201,8 +205,12 @@ def choose_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
         wanted, origin = st.session_state[key], "widget"
     else:
         wanted, origin = st.session_state.get(KEEP + key), "kept"
+    switched = None
+    ok_datasets = {i.dataset for i in ok}
     if wanted and wanted not in ok_ids:
-        if wanted in by_id:
+        if wanted in by_id and switch_note and by_id[wanted].dataset not in ok_datasets:
+            switched = by_id[wanted]
+        elif wanted in by_id:
             st.warning(
                 f"Checkpoint **{wanted}** does not apply to this page: {applies(by_id[wanted])}. "
                 "Showing one that does; the sidebar lists them all."
@@ -233,6 +241,12 @@ def choose_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
         help="Checkpoints of this dataset that this page can show.",
     )
     publish(key, cid, param="ckpt")
+    if switched is not None:
+        st.info(
+            f"{switch_note} **{switched.id}** is a {switched.model} checkpoint of "
+            f"`{switched.dataset}`, so this page opens on **{cid}**; the sidebar lists the "
+            "others."
+        )
     return by_id[cid]
 
 
@@ -253,13 +267,15 @@ def load_or_explain(info):
     return ck, ds
 
 
-def page_checkpoint(applies: Callable[[Any], str | None], key: str = "ckpt"):
+def page_checkpoint(
+    applies: Callable[[Any], str | None], key: str = "ckpt", switch_note: str | None = None
+):
     """The sidebar's checkpoint, loaded with its dataset: (info, checkpoint, dataset).
 
     Every model page starts this way; when nothing applies or loading fails the page has
-    already said why, and stops here.
+    already said why, and stops here. `switch_note`: see choose_checkpoint.
     """
-    info = choose_checkpoint(applies, key=key)
+    info = choose_checkpoint(applies, key=key, switch_note=switch_note)
     if info is None:
         st.stop()
     loaded = load_or_explain(info)

@@ -177,13 +177,16 @@ def shares_figure(
             orientation="h",
             marker={"color": [colour_of(m, order) for m in mods]},
             text=[f"{v:.0%}" for v in vals],
-            textposition="auto",
+            textposition="outside",
+            cliponaxis=False,
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
     )
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    # room on the right for a full bar's "100%" written outside it
+    fig.update_xaxes(range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, height)
+    fig.update_yaxes(automargin=True)
+    return apply_layout(fig, title, height, top=34, right=20)
 
 
 def shapley_figure(
@@ -206,12 +209,19 @@ def shapley_figure(
             orientation="h",
             marker={"color": [colour_of(m, order) for m in mods]},
             text=[f"{v:+.3g}" for v in vals],
-            textposition="auto",
+            textposition="outside",
+            cliponaxis=False,
             hovertemplate="%{y}: φ = %{x:.4g}<extra></extra>",
         )
     )
     fig.add_vline(x=0, line={"color": "#555", "width": 1})
+    # every label is written outside its bar (never squeezed into a short one and cut, never
+    # losing its sign): the axis leaves room for it on both sides of 0
+    lo, hi = min(0.0, *vals), max(0.0, *vals)
+    pad = 0.35 * max(hi - lo, 1e-9)
+    fig.update_xaxes(range=[lo - (pad if lo < 0 else 0.05 * pad), hi + pad])
     fig.update_yaxes(autorange="reversed")
     title = f"Shapley values: Σφ = {total:.4g} = v(all) − v(∅) = {v_all:.4g} − {v_empty:.4g}"
     fig.update_layout(meta={"sum": total, "v_all": float(v_all), "v_empty": float(v_empty)})
-    return _layout(fig, title, height)
+    fig.update_yaxes(automargin=True)
+    return apply_layout(fig, title, height, top=34, right=20)

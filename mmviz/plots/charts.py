@@ -38,16 +38,38 @@ def apply_layout(
     top: int = 30,
     bottom: int = 30,
     untitled_top: int = 10,
+    right: int = 10,
     **extra,
 ) -> go.Figure:
     """The house style shared by every figure module: small title, tight margins."""
     fig.update_layout(
         title={"text": title, "font": {"size": 13}} if title else None,
         height=height,
-        margin={"l": left, "r": 10, "t": top if title else untitled_top, "b": bottom},
+        margin={"l": left, "r": right, "t": top if title else untitled_top, "b": bottom},
         **extra,
     )
     return fig
+
+
+def legend_below(fig: go.Figure, width_px: int = 600) -> int:
+    """Lay the legend out in rows at the very bottom of the figure (in the figure's own
+    coordinates), under the x axis and its title, so it never meets the chart's title; returns
+    the bottom margin the rows take (add it to the figure's height and bottom margin)."""
+    shown = [t for t in fig.data if t.name and t.showlegend is not False]
+    names = [str(t.name) for t in shown if t.type != "heatmap"]
+    # ~7 px a character plus the symbol and gap, rows of about the chart's width
+    rows = 1 + sum(7 * len(n) + 45 for n in names) // max(200, width_px)
+    fig.update_layout(
+        legend={
+            "orientation": "h",
+            "x": 0.0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 0.0,
+            "yanchor": "bottom",
+        }
+    )
+    return 22 * rows + 6
 
 
 def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
@@ -104,14 +126,25 @@ def posterior_figure(
     title: str | None = None,
     height: int = 260,
 ) -> go.Figure:
-    """Mean ± std per latent dimension for one or more posteriors (e.g. observed vs all)."""
+    """Mean ± std per latent dimension for one or more posteriors (e.g. observed vs all); a
+    deterministic encoder's point codes (std None everywhere) are drawn as "code" values.
+
+    The axes are fitted to the whole error bars (and the outermost points' offsets), so no bar
+    is cut at the plot's edge."""
     fig = go.Figure()
     names = list(means)
     n = len(names)
+    points = not any(stds.get(name) is not None for name in names)
+    lo, hi = 0.0, 0.0
     for k, name in enumerate(names):
-        m = np.asarray(means[name]).reshape(-1)
+        m = np.asarray(means[name], dtype=np.float64).reshape(-1)
         s = stds.get(name)
+        s = None if s is None else np.asarray(s, dtype=np.float64).reshape(-1)
         x = np.arange(len(m)) + (k - (n - 1) / 2) * (0.8 / max(n, 1))
+        reach = m if s is None else np.concatenate([m - s, m + s])
+        if reach.size:
+            lo, hi = min(lo, float(np.min(reach))), max(hi, float(np.max(reach)))
+        spread = "" if s is None else " ± %{error_y.array:.2f}"
         fig.add_trace(
             go.Scatter(
                 x=x,
@@ -121,21 +154,21 @@ def posterior_figure(
                 marker={"size": 6, "color": PALETTE[k % len(PALETTE)]},
                 error_y=None
                 if s is None
-                else {
-                    "type": "data",
-                    "array": np.asarray(s).reshape(-1),
-                    "thickness": 1,
-                    "width": 0,
-                },
-                hovertemplate=f"{name}<br>dim %{{x:.0f}}: %{{y:.2f}}<extra></extra>",
+                else {"type": "data", "array": s, "thickness": 1, "width": 0},
+                hovertemplate=f"{name}<br>dim %{{x:.0f}}: %{{y:.2f}}{spread}<extra></extra>",
             )
         )
-    fig.update_xaxes(
-        title_text="latent dimension", dtick=max(1, len(next(iter(means.values()))) // 16)
+    d = len(next(iter(means.values()))) if means else 1
+    pad = 0.08 * max(hi - lo, 1e-6)
+    fig.update_xaxes(title_text="latent dimension", dtick=max(1, d // 16), range=[-0.7, d - 0.3])
+    fig.update_yaxes(
+        title_text="code" if points else "mean ± std", range=[lo - pad, hi + pad], zeroline=True
     )
-    fig.update_yaxes(title_text="mean ± std")
-    fig.update_layout(legend={"orientation": "v", "x": 1.01, "y": 1.0})
-    return _layout(fig, title, height)
+    fig.update_layout(legend={"orientation": "h", "x": 0.0, "y": -0.3, "yanchor": "top"})
+    return apply_layout(fig, title, height, bottom=70)
+
+
+EXPERTS_CLIP = 5.0  # prior units: the experts figure's axis never reaches further
 
 
 def experts_figure(
@@ -186,25 +219,44 @@ def experts_figure(
                 "<extra></extra>",
             )
         )
-    # very broad experts (an expert that knows nothing of a dimension) would flatten the rest:
-    # clip the view; their bars then run off the edge, which is what they mean
-    peak = float(np.max(np.abs(product_mean[dims]) + product_std[dims])) if dims else 1.0
-    lim = min(5.0, max(2.0, 1.5 * peak, float(np.max(np.abs(means[:, dims]))) * 1.2))
-    fig.update_yaxes(range=[-lim, lim])
+    # the axis holds every whole error bar up to ±CLIP; only a very broad expert (one that knows
+    # nothing of a dimension, std of several prior units) would flatten the rest: its bar is cut
+    # at ±CLIP, and a note on the figure says so
+    reach = np.abs(np.concatenate([means[:, dims], product_mean[None, dims]])) + np.concatenate(
+        [stds[:, dims], product_std[None, dims]]
+    )
+    peak = float(np.max(reach)) if reach.size else 1.0
+    lim = min(EXPERTS_CLIP, max(1.0, peak) * 1.08)
+    fig.update_yaxes(range=[-lim, lim], title_text="mean ± std")
     fig.update_xaxes(
         tickvals=list(range(len(dims))),
         ticktext=[str(i) for i in dims],
         title_text="latent dimension",
+        range=[-0.7, len(dims) - 0.3],
     )
-    fig.update_yaxes(title_text="mean ± std")
-    fig.update_layout(legend={"orientation": "v", "x": 1.01, "y": 1.0})
-    return _layout(fig, title, height)
+    if peak > lim:
+        fig.add_annotation(
+            text=f"bars longer than ±{lim:.0f} are cut: a very vague expert",
+            xref="paper",
+            yref="paper",
+            x=1.0,
+            y=1.0,
+            xanchor="right",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 10, "color": "#666"},
+        )
+    fig.update_layout(legend={"orientation": "h", "x": 0.0, "y": -0.25, "yanchor": "top"})
+    return apply_layout(fig, title, height, bottom=80)
 
 
 def shares_figure(
-    names: Sequence[str], shares: np.ndarray, title: str | None = None, height: int = 160
+    names: Sequence[str], shares: np.ndarray, title: str | None = None, height: int = 190
 ) -> go.Figure:
-    """Each expert's share of the product's precision: one stacked horizontal bar."""
+    """Each expert's share of the product's precision: one stacked horizontal bar.
+
+    Every segment is named in the legend below the bar (with its share), so a sliver too
+    narrow for its text is still labelled; the text inside shows where it fits."""
     modal = [n for n in names if n != "prior"]
     fig = go.Figure()
     for name, s in zip(names, np.asarray(shares).reshape(-1), strict=True):
@@ -213,17 +265,23 @@ def shares_figure(
                 x=[float(s)],
                 y=["precision"],
                 orientation="h",
-                name=name,
+                name=f"{name} {s:.0%}",
                 marker={"color": colour_of(name, modal)},
                 text=[f"{name} {s:.0%}"],
                 textposition="inside",
+                insidetextanchor="middle",
                 hovertemplate=f"{name}: %{{x:.1%}}<extra></extra>",
             )
         )
-    fig.update_layout(barmode="stack", showlegend=False)
+    fig.update_layout(
+        barmode="stack",
+        showlegend=True,
+        uniformtext={"minsize": 9, "mode": "hide"},
+        legend={"orientation": "h", "x": 0.0, "y": -0.35, "yanchor": "top", "traceorder": "normal"},
+    )
     fig.update_xaxes(range=[0, 1], tickformat=".0%")
     fig.update_yaxes(showticklabels=False)
-    return _layout(fig, title, height)
+    return apply_layout(fig, title, height, bottom=60)
 
 
 def activity_figure(
@@ -245,6 +303,17 @@ def activity_figure(
     return _layout(fig, None, height)
 
 
+LINK_COLOUR = "#3a3a3a"  # the latent map's links: a colour no class or level takes
+LINK_STYLES = (  # (dash, marker) per modality on the latent map
+    ("solid", "circle-open"),
+    ("dot", "square-open"),
+    ("dash", "diamond-open"),
+    ("dashdot", "triangle-up-open"),
+    ("longdash", "x-thin-open"),
+    ("longdashdot", "cross-thin-open"),
+)
+
+
 def latent_map_figure(
     coords: np.ndarray,
     index: np.ndarray,
@@ -257,12 +326,22 @@ def latent_map_figure(
     selected: int | None = None,
     title: str | None = None,
     height: int = 560,
+    positions: np.ndarray | None = None,
 ) -> go.Figure:
-    """Scatter of the projected posterior means; hover shows sample index and class; the
-    sample index is each point's customdata (what a selection returns)."""
+    """Scatter of the projected posterior means; hover shows the sample (its test position,
+    given `positions`, else its index) and class; the sample index is each point's customdata
+    (what a selection returns).
+
+    The links' lines are told apart by dash and marker (LINK_STYLES), in one dark colour that
+    no class or factor level uses, so a modality's lines never read as a class."""
     fig = go.Figure()
     c = np.asarray(colour)
-    hover = "sample %{customdata}<br>class %{text}"
+    if positions is not None:
+        pos = np.asarray(positions)
+        hover = "test sample %{hovertext}<br>class %{text}"
+    else:
+        pos = np.asarray(index)
+        hover = "sample %{hovertext}<br>class %{text}"
     hover += (
         "<extra></extra>"
         if colour_name == "class"
@@ -279,6 +358,7 @@ def latent_map_figure(
                     mode="markers",
                     name=f"{colour_name} {lev}",
                     customdata=index[m],
+                    hovertext=[str(v) for v in pos[m]],
                     text=[str(v) for v in classes[m]],
                     meta=str(lev),
                     marker={"size": 5, "color": PALETTE[k % len(PALETTE)], "opacity": 0.75},
@@ -293,6 +373,7 @@ def latent_map_figure(
                 mode="markers",
                 name=colour_name,
                 customdata=index,
+                hovertext=[str(v) for v in pos],
                 text=[str(v) for v in classes],
                 marker={
                     "size": 5,
@@ -308,13 +389,14 @@ def latent_map_figure(
     modal = list(modality_names)
     for n, (i, joint, singles) in enumerate(links):
         for m, p in singles.items():
+            dash, symbol = LINK_STYLES[(modal.index(m) if m in modal else 0) % len(LINK_STYLES)]
             fig.add_trace(
                 go.Scatter(
                     x=[p[0], joint[0]],
                     y=[p[1], joint[1]],
                     mode="lines+markers",
-                    line={"color": colour_of(m, modal), "width": 2},
-                    marker={"size": [9, 0], "symbol": "circle-open", "color": colour_of(m, modal)},
+                    line={"color": LINK_COLOUR, "width": 2, "dash": dash},
+                    marker={"size": [10, 0], "symbol": symbol, "color": LINK_COLOUR},
                     name=f"q(z | {m})",
                     legendgroup=m,
                     showlegend=n == 0,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from mmviz.plots.charts import PALETTE, apply_layout
+from mmviz.plots.charts import PALETTE, apply_layout, legend_below
 
 MODEL_COLOURS = {
     "tfn": "#d62728",
@@ -21,8 +21,14 @@ MODEL_COLOURS = {
 }
 
 
-def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
-    return apply_layout(fig, title, height, left=50, top=34, bottom=40)
+def _layout(fig: go.Figure, title: str | None, height: int, bottom: int = 40) -> go.Figure:
+    return apply_layout(fig, title, height, left=50, top=34, bottom=bottom)
+
+
+def _below(fig: go.Figure, title: str | None, height: int, bottom: int = 40) -> go.Figure:
+    """_layout with the legend in rows under the x axis: never under the title."""
+    extra = legend_below(fig)
+    return _layout(fig, title, height + extra, bottom + extra)
 
 
 def traces_figure(
@@ -94,20 +100,27 @@ def scores_figure(
             name="as set (toggles, noise)",
             marker={"color": colours},
             text=[f"{v:+.2f}" for v in table["score"]],
-            textposition="outside",
+            textposition="none",  # written under the axis (below): never across the truth line
             hovertemplate="%{x}: %{y:+.2f}<extra></extra>",
         )
+    )
+    # each model's score under its name, where no bar or line can run through it
+    fig.update_xaxes(
+        tickvals=models,
+        ticktext=[f"{m}<br><b>{v:+.2f}</b>" for m, v in zip(models, table["score"], strict=True)],
     )
     if truth is not None:
         fig.add_hline(
             y=float(truth),
             line={"color": "black", "dash": "dash"},
             annotation_text=f"true score {truth:+.2f}",
+            annotation_position="top right",
+            annotation_font={"size": 10},
         )
     fig.add_hline(y=0, line={"color": "#999", "width": 1})
     fig.update_yaxes(range=[-3.4, 3.4], title_text="sentiment score")
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.18})
-    return _layout(fig, title, height)
+    fig.update_layout(barmode="group")
+    return _below(fig, title, height, bottom=56)
 
 
 def params_figure(
@@ -134,8 +147,7 @@ def params_figure(
         fig.add_vline(x=mark, line={"color": "#555", "dash": "dot"})
     fig.update_yaxes(type="log", title_text="fusion parameters")
     fig.update_xaxes(title_text=x)
-    fig.update_layout(legend={"orientation": "h", "y": 1.15})
-    return _layout(fig, title, height)
+    return _below(fig, title, height)
 
 
 def bench_figure(
@@ -201,8 +213,7 @@ def rank_figure(
     )
     fig.update_xaxes(type="log", title_text="rank r", tickvals=list(summary["rank"]))
     fig.update_yaxes(title_text="binary accuracy (acc2)")
-    fig.update_layout(legend={"orientation": "h", "y": 1.15})
-    return _layout(fig, title, height)
+    return _below(fig, title, height)
 
 
 def interaction_figure(
@@ -226,5 +237,5 @@ def interaction_figure(
         )
     fig.add_hline(y=0.5, line={"color": "#999", "dash": "dot"}, annotation_text="chance")
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text="acc2")
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.15})
-    return _layout(fig, title, height)
+    fig.update_layout(barmode="group")
+    return _below(fig, title, height)

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from mmviz.plots.charts import PALETTE, apply_layout, colour_of
+from mmviz.plots.charts import PALETTE, apply_layout, colour_of, legend_below
 
 PID_COLOURS = {
     "redundancy": "#7f7f7f",
@@ -22,8 +22,14 @@ PID_COLOURS = {
 }
 
 
-def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
-    return apply_layout(fig, title, height, left=50, top=34, bottom=40)
+def _layout(fig: go.Figure, title: str | None, height: int, bottom: int = 40) -> go.Figure:
+    return apply_layout(fig, title, height, left=50, top=34, bottom=bottom)
+
+
+def _below(fig: go.Figure, title: str | None, height: int, bottom: int = 40) -> go.Figure:
+    """_layout with the legend in rows under the x axis: never under the title."""
+    extra = legend_below(fig)
+    return _layout(fig, title, height + extra, bottom + extra)
 
 
 def mi_heatmap(
@@ -72,10 +78,10 @@ def factor_information_figure(
                     hovertemplate=f"{name}{suffix}<br>%{{x}}: %{{y:.3f}} nats<extra></extra>",
                 )
             )
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.15})
+    fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="nats")
     fig.update_xaxes(title_text="generated modality")
-    return _layout(fig, title, height)
+    return _below(fig, title, height)
 
 
 def gradient_time_figure(
@@ -111,8 +117,7 @@ def gradient_time_figure(
         fig.update_xaxes(tickvals=list(range(n)), ticktext=list(step_labels), tickangle=-45)
     fig.update_xaxes(title_text="time step (word)")
     fig.update_yaxes(title_text="‖∂F_y/∂x(t)‖²", type="log")
-    fig.update_layout(legend={"orientation": "h", "y": 1.2})
-    return _layout(fig, title, height)
+    return _below(fig, title, height, bottom=90 if step_labels is not None else 40)
 
 
 def gradient_map_figure(
@@ -194,9 +199,9 @@ def pid_figure(table: pd.DataFrame, title: str | None = None, height: int = 420)
                 row=1,
                 col=k + 1,
             )
-    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.15})
+    fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text="bits", row=1, col=1)
-    return _layout(fig, title, height)
+    return _below(fig, title, height)
 
 
 def missing_drop_figure(
@@ -238,5 +243,5 @@ def metric_bars(
                 marker={"color": PALETTE[k % len(PALETTE)]},
             )
         )
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.15})
-    return _layout(fig, title, height)
+    fig.update_layout(barmode="group")
+    return _below(fig, title, height)

@@ -10,12 +10,19 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from mmviz.plots.charts import PALETTE, apply_layout
+from mmviz.plots.charts import PALETTE, apply_layout, legend_below
 
 
-def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
-    return apply_layout(fig, title, height, left=50, top=34, bottom=40)
+def _layout(fig: go.Figure, title: str | None, height: int, bottom: int = 40) -> go.Figure:
+    return apply_layout(fig, title, height, left=50, top=34, bottom=bottom)
+
+
+def _below(fig: go.Figure, title: str | None, height: int, bottom: int = 40) -> go.Figure:
+    """_layout with the legend in rows under the x axis: never under the title."""
+    extra = legend_below(fig)
+    return _layout(fig, title, height + extra, bottom + extra)
 
 
 def curves_figure(
@@ -41,42 +48,71 @@ def curves_figure(
             )
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="loss")
-    fig.update_layout(legend={"orientation": "h", "y": 1.15})
-    return _layout(fig, title, height)
+    return _below(fig, title, height)
 
 
 def robustness_heatmap(
     table: pd.DataFrame, modalities: list[str], title: str | None = None, height: int | None = None
 ) -> go.Figure:
-    """Accuracy per observed subset (rows): each observed modality's cell carries the row's
-    accuracy (its colour and text), unobserved cells stay empty, so the pattern of filled
-    cells shows what was observed and the colour how well the model did with it."""
+    """Accuracy per observed subset (rows), told once per row: on the left which modalities
+    the row observes (a filled ● cell each, the others empty), on the right one bar with the
+    row's accuracy written beside it (n/a where it was not measured)."""
     acc = table["accuracy"].to_numpy(dtype=np.float64)
     obs = table[modalities].to_numpy(dtype=bool)
-    z = np.where(obs, acc[:, None], np.nan)
-    text = [
-        [(f"{a:.1%}" if np.isfinite(a) else "n/a") if o else "" for o in row]
-        for a, row in zip(acc, obs, strict=True)
-    ]
-    fig = go.Figure(
+    rows = [str(i) for i in table.index]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        column_widths=[0.55, 0.45],
+        horizontal_spacing=0.03,
+    )
+    fig.add_trace(
         go.Heatmap(
-            z=z,
+            z=obs.astype(np.float64),
             x=list(modalities),
-            y=[str(i) for i in table.index],
+            y=rows,
             zmin=0,
             zmax=1,
-            colorscale="Viridis",
-            text=text,
+            colorscale=[[0.0, "#f2f2f2"], [1.0, "#4c78a8"]],
+            showscale=False,
+            text=[["●" if o else "" for o in row] for row in obs],
             texttemplate="%{text}",
+            textfont={"color": "white"},
             xgap=2,
             ygap=2,
-            colorbar={"title": {"text": "accuracy"}, "thickness": 10, "tickformat": ".0%"},
-            hovertemplate="observed %{y}: accuracy %{z:.1%}<extra></extra>",
-        )
+            customdata=[["observed" if o else "not observed" for o in row] for row in obs],
+            hovertemplate="%{y}: %{x} %{customdata}<extra></extra>",
+        ),
+        row=1,
+        col=1,
     )
-    fig.update_xaxes(side="top", title_text="observed modality")
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, height or 110 + 26 * len(table))
+    shown = np.where(np.isfinite(acc), acc, 0.0)
+    fig.add_trace(
+        go.Bar(
+            x=shown,
+            y=rows,
+            orientation="h",
+            marker={"color": PALETTE[0]},
+            text=[f"{a:.1%}" if np.isfinite(a) else "n/a" for a in acc],
+            textposition="outside",
+            cliponaxis=False,
+            showlegend=False,
+            hovertemplate="observed %{y}: accuracy %{x:.1%}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(side="top", title_text="observed modality", row=1, col=1)
+    fig.update_xaxes(
+        side="top", title_text="accuracy", range=[0, 1.2], tickformat=".0%", row=1, col=2
+    )
+    fig.update_xaxes(tickvals=[0, 0.5, 1], row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    # the axes' labels and titles sit on top, under the chart's title: room for both
+    return apply_layout(
+        fig, title, height or 150 + 26 * len(table), left=50, top=34 + 60, untitled_top=60
+    )
 
 
 def _percent_heatmap(
@@ -115,7 +151,10 @@ def interaction_robustness_heatmap(
     )
     fig.update_xaxes(side="top", title_text="interaction recipe")
     fig.update_yaxes(autorange="reversed", title_text="observed")
-    return _layout(fig, title, height or 130 + 28 * len(table))
+    # the axis's labels and title sit on top, under the chart's title: room for both
+    return apply_layout(
+        fig, title, height or 170 + 28 * len(table), left=50, top=34 + 60, untitled_top=60
+    )
 
 
 def coherence_heatmap(
@@ -125,4 +164,6 @@ def coherence_heatmap(
     fig = _percent_heatmap(matrix, "coherence", "%{y} → %{x}: %{z:.1%}<extra></extra>")
     fig.update_xaxes(title_text="generated (target)", side="top")
     fig.update_yaxes(title_text="given (source)", autorange="reversed")
-    return _layout(fig, title, height or 120 + 34 * len(matrix))
+    return apply_layout(
+        fig, title, height or 160 + 34 * len(matrix), left=50, top=34 + 60, untitled_top=60
+    )
