@@ -55,10 +55,21 @@ def balanced_positions(
     ds: MultimodalDataset, n: int = DEMO_SAMPLES, split: str = "test"
 ) -> np.ndarray:
     """Positions within `split`, n / 10 per class, interleaved (0, 1, ..., 9, 0, 1, ...) so that
-    every prefix (a 200-sample slice in CI) is balanced too."""
-    classes = np.asarray(ds.targets["class"])[ds.indices(split)]
+    every prefix (a 200-sample slice in CI) is balanced too. Digits pairs each handwritten image
+    with several style draws; one copy per image is taken, so n samples are n different
+    handwritings (more copies come only when a class runs out of distinct images)."""
+    index = ds.indices(split)
+    classes = np.asarray(ds.targets["class"])[index]
     per = max(1, n // 10)
-    by_class = [np.flatnonzero(classes == c)[:per] for c in range(10)]
+    ids = ds.factors.get("hand_index")
+    ids = np.asarray(ids)[index] if ids is not None else np.arange(len(index))
+    by_class = []
+    for c in range(10):
+        pos = np.flatnonzero(classes == c)
+        _, first = np.unique(ids[pos], return_index=True)
+        distinct = pos[np.sort(first)]
+        rest = np.setdiff1d(pos, distinct, assume_unique=True)
+        by_class.append(np.concatenate([distinct, rest])[:per])
     rows = [pos[r] for r in range(per) for pos in by_class if r < len(pos)]
     return np.asarray(rows[:n], dtype=np.int64)
 

@@ -927,8 +927,7 @@ AGGREGATORS: dict[str, tuple[str, str, str]] = {
     "moe": ("mmvae", "MoE (MMVAE)", "mmvae_digits5"),
     "mopoe": ("mopoe", "MoPoE", "mopoe_digits5"),
 }
-AGG_COHERENCE_CLOSE = 0.05  # "close to the best": within 5 coherence points
-AGG_LL_CLOSE = 0.05  # ... and within 5% of the best log p(all)
+AGG_CLOSE = 0.5  # "close to the best of both": at least halfway from the worst to the best
 
 
 def coherence_by_subset_size(table: dict[str, dict[str, float]]) -> dict[int, float]:
@@ -944,17 +943,20 @@ def coherence_by_subset_size(table: dict[str, dict[str, float]]) -> dict[int, fl
 
 def verdict_aggregation(rows: Rows) -> Verdict:
     """Rule: (a) PoE has the highest log p(all); (b) MoE has the highest cross-modal coherence
-    from one observed modality; (c) MoPoE is within 5 points of the best coherence and within
-    5% of the best log p(all). All three: reproduced; one or two: partly."""
+    from one observed modality; (c) on both, MoPoE is at least halfway from the worst of the
+    three to the best. All three: reproduced; one or two: partly."""
     ll, coh = _by(rows, "aggregator", "log_p_all"), _by(rows, "aggregator", "coherence_from_one")
     if set(ll) != set(AGGREGATORS) or set(coh) != set(AGGREGATORS):
         return "not run", "needs PoE, MoE and MoPoE runs"
     best_ll, best_coh = max(ll.values()), max(coh.values())
     a = ll["poe"] == best_ll
     b = coh["moe"] == best_coh
-    c = coh["mopoe"] >= best_coh - AGG_COHERENCE_CLOSE and ll[
-        "mopoe"
-    ] >= best_ll - AGG_LL_CLOSE * abs(best_ll)
+
+    def halfway(values: dict[str, float]) -> bool:
+        lo, hi = min(values.values()), max(values.values())
+        return values["mopoe"] >= lo + AGG_CLOSE * (hi - lo)
+
+    c = halfway(ll) and halfway(coh)
     why = "; ".join(
         f"{AGGREGATORS[k][1]}: log p(all) {ll[k]:.1f} nats, coherence from one modality "
         f"{coh[k]:.1%}"
@@ -1040,8 +1042,12 @@ def study_aggregation(quick: bool, seed: int, progress: bool) -> dict[str, Any]:
             "(other data, sizes and oracles); the claim's ordering is what is checked."
         ),
         "budget_note": (
-            "the shipped five-modality checkpoints (25 epochs, hidden 128, latent 32) when they "
-            "are the zoo recipes' output, else trained with those recipes; coherence on "
+            "the shipped five-modality checkpoints when they are the zoo recipes' output, else "
+            "trained with those recipes (hidden 128, latent 32; MVAE and MoPoE 25 epochs, "
+            "MMVAE 10; the recipes also differ in likelihood weights: MoPoE and MMVAE weigh "
+            "the label and text 50 and scale hand and sound to print's size, the MVAE is "
+            "unweighted with KL annealing and a third decoder layer, so the comparison is of "
+            "the shipped models, not of the aggregation alone); coherence on "
             f"{plan['demo_samples']} class-balanced test samples, log p(all) on "
             f"{plan['loglik_samples']} with K = {plan['loglik_k']}."
         ),

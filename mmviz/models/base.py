@@ -78,9 +78,10 @@ class MixturePosterior(Posterior):
         if not components:
             raise ValueError("a mixture needs at least one component")
         means = torch.stack([p.mean for p in components.values()])
-        second = torch.stack([p.std**2 + p.mean**2 for p in components.values()])
+        variances = torch.stack([p.std**2 for p in components.values()])
         mean = means.mean(dim=0)
-        var = (second.mean(dim=0) - mean**2).clamp_min(1e-12)
+        # law of total variance, in a form that keeps float32 precision for sharp components
+        var = (variances.mean(dim=0) + ((means - mean) ** 2).mean(dim=0)).clamp_min(1e-12)
         return cls(mean, torch.log(var), dict(components))
 
     def sample(self, generator: torch.Generator | None = None) -> Tensor:

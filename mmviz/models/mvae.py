@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from mmviz.models.base import (
+    MixturePosterior,
     ModelConfig,
     MultimodalModel,
     Posterior,
@@ -104,15 +105,23 @@ class LabelDecoderUses:
     decoder (no extra classifier head, faithful to both papers) and estimate likelihoods."""
 
     def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
-        """Class probabilities from the label decoder at the posterior mean."""
+        """Class probabilities from the label decoder at the posterior mean (for a mixture,
+        the mean over its components of the label decoder at each component's mean)."""
         label = self.label_modality
         if label is None:
             raise NotImplementedError(
                 f"{self.name} predicts through its label decoder; it was built without a "
                 f"categorical modality (it has {self.modalities})"
             )
-        z = self.encode(inputs, observed)["z"].mean
-        return torch.softmax(self.decoders[label](z), dim=-1)
+        post = self.encode(inputs, observed)["z"]
+        if isinstance(post, MixturePosterior):
+            # a mixture's mean can fall between its components' modes: average what each
+            # component says instead (MoPoE, MMVAE)
+            probs = [
+                torch.softmax(self.decoders[label](c.mean), -1) for c in post.components.values()
+            ]
+            return torch.stack(probs).mean(dim=0)
+        return torch.softmax(self.decoders[label](post.mean), dim=-1)
 
     def log_likelihood_iw(
         self,
