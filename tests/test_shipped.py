@@ -27,8 +27,9 @@ def test_every_shipped_recipe_is_on_disk():
 
 
 def test_checkpoints_fit_the_size_budget():
+    """checkpoints/ at most 80 MB (issue 15's budget; it ships in the wheel too)."""
     total = sum(p.stat().st_size for p in CHECKPOINT_ROOT.rglob("*") if p.is_file())
-    assert total < 50 * 2**20
+    assert total <= 80 * 10**6
 
 
 @pytest.mark.parametrize("cid", SHIPPED)
