@@ -29,6 +29,7 @@ test: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 checkpoints: $(VENV)/.runtime
 	$(PY) -m mmviz train-all

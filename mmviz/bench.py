@@ -143,7 +143,10 @@ def bench_fusion(
 INTERPRET_SIZES: dict[str, dict[str, Any]] = {
     "default": {"samples": 2000, "latent_dims": 64, "factors": 15, "repeats": 5, "mvae": {}},
     "tiny": {
-        "samples": 200, "latent_dims": 8, "factors": 4, "repeats": 2,
+        "samples": 200,
+        "latent_dims": 8,
+        "factors": 4,
+        "repeats": 2,
         "mvae": {"latent_dim": 8, "hidden": 32, "enc_layers": 1, "dec_layers": 1},
     },
 }
@@ -162,11 +165,18 @@ def _digits_like_specs() -> dict[str, Any]:
         return {
             "hand": ModalitySpec("hand", "image", (1, 28, 28), "bernoulli", value_range=(0, 1)),
             "print": ModalitySpec("print", "image", (3, 32, 32), "bernoulli", value_range=(0, 1)),
-            "label": ModalitySpec("label", "categorical", (), "categorical", "int64",
-                                  vocab=tuple(str(d) for d in range(10))),
+            "label": ModalitySpec(
+                "label",
+                "categorical",
+                (),
+                "categorical",
+                "int64",
+                vocab=tuple(str(d) for d in range(10)),
+            ),
             "text": ModalitySpec("text", "tokens", (6,), "categorical", "int64", vocab=words),
-            "sound": ModalitySpec("sound", "spectrogram", (1, 32, 32), "bernoulli",
-                                  value_range=(0, 1)),
+            "sound": ModalitySpec(
+                "sound", "spectrogram", (1, 32, 32), "bernoulli", value_range=(0, 1)
+            ),
         }
 
 

@@ -392,9 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument(
         "--from-meta", action="store_true", help="read the suite stored in meta.json, do not rerun"
     )
-    dc.add_argument(
-        "--write", action="store_true", help="store each rerun suite in its meta.json"
-    )
+    dc.add_argument("--write", action="store_true", help="store each rerun suite in its meta.json")
     dc.add_argument("--markdown", action="store_true", help="the targets as a Markdown table")
     dc.set_defaults(func=cmd_demo_check)
 

@@ -79,8 +79,9 @@ def lab_scores(
     """Each model's score on one utterance: clean with every modality, and as the user set it
     (modalities in `observed` only, noise per `snr_db`). One row per model id."""
     if not observed:
-        raise ValueError("switch on at least one modality: with none, every model only "
-                         "returns its training mean")
+        raise ValueError(
+            "switch on at least one modality: with none, every model only returns its training mean"
+        )
     rows = []
     for cid, model in models.items():
         vocab = {m: s.num_classes for m, s in model.specs.items() if s.kind == "tokens"}
@@ -113,11 +114,17 @@ def late_fusion_parts(
     reps = model.representations({m: inputs[m] for m in obs}, obs)
     outs = model.unimodal_outputs(reps)
     weights = model.modality_weights()
-    return pd.DataFrame([
-        {"modality": m, "unimodal score": float(o.reshape(-1)[0]), "weight": weights[m],
-         "observed": m in obs}
-        for m, o in outs.items()
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "modality": m,
+                "unimodal score": float(o.reshape(-1)[0]),
+                "weight": weights[m],
+                "observed": m in obs,
+            }
+            for m, o in outs.items()
+        ]
+    )
 
 
 # ---- parameter counts ----------------------------------------------------------------------------
@@ -143,8 +150,14 @@ def params_vs_size(
     rows = []
     for s in scales:
         ds = [max(1, int(round(d * s))) for d in dims]
-        rows.append({"scale": s, "dims": "x".join(map(str, ds)),
-                     "tfn": tfn_fusion_params(ds, d_h), "lmf": lmf_fusion_params(ds, d_h, rank)})
+        rows.append(
+            {
+                "scale": s,
+                "dims": "x".join(map(str, ds)),
+                "tfn": tfn_fusion_params(ds, d_h),
+                "lmf": lmf_fusion_params(ds, d_h, rank),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -154,8 +167,10 @@ def module_param_counts(dims: Sequence[int], d_h: int, rank: int) -> dict[str, i
     with torch.device("meta"):
         tfn = TensorFusion(list(dims), d_h)
         lmf = LowRankFusion(list(dims), d_h, rank)
-    return {"tfn": sum(p.numel() for p in tfn.parameters()),
-            "lmf": sum(p.numel() for p in lmf.parameters())}
+    return {
+        "tfn": sum(p.numel() for p in tfn.parameters()),
+        "lmf": sum(p.numel() for p in lmf.parameters()),
+    }
 
 
 def model_dims(model: MultimodalModel) -> dict[str, int]:
@@ -187,8 +202,10 @@ def read_fusion_bench(path: str | Path | None = None) -> dict[str, Any] | None:
     if not isinstance(ratios, dict) or any(
         not isinstance(ratios.get(k), int | float) for k in need
     ):
-        raise ValueError(f"{p.name} has no 'ratios' with {', '.join(need)}: it is not the "
-                         "output of `python -m mmviz bench fusion --json`")
+        raise ValueError(
+            f"{p.name} has no 'ratios' with {', '.join(need)}: it is not the "
+            "output of `python -m mmviz bench fusion --json`"
+        )
     return data
 
 
@@ -200,22 +217,31 @@ def read_rank_study(path: str | Path | None = None) -> pd.DataFrame | None:
     data = _read_json(p)
     rows = data.get("rows") if isinstance(data, dict) else None
     cols = ["rank", "seed", "acc2", "mae", "corr", "fusion_params"]
-    if not isinstance(rows, list) or not rows or any(
-        not isinstance(r, dict) or any(c not in r for c in cols) for r in rows
+    if (
+        not isinstance(rows, list)
+        or not rows
+        or any(not isinstance(r, dict) or any(c not in r for c in cols) for r in rows)
     ):
-        raise ValueError(f"{p.name} must hold 'rows' with {', '.join(cols)} "
-                         "(written by mmviz.zoo.lmf_rank_study)")
+        raise ValueError(
+            f"{p.name} must hold 'rows' with {', '.join(cols)} "
+            "(written by mmviz.zoo.lmf_rank_study)"
+        )
     return pd.DataFrame(rows)[cols].sort_values(["rank", "seed"]).reset_index(drop=True)
 
 
 def rank_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean and std (over seeds) of acc2 and mae per rank, with the fusion parameters."""
     g = rows.groupby("rank")
-    out = pd.DataFrame({
-        "acc2": g["acc2"].mean(), "acc2_std": g["acc2"].std(ddof=0),
-        "mae": g["mae"].mean(), "mae_std": g["mae"].std(ddof=0),
-        "fusion_params": g["fusion_params"].first(), "seeds": g["seed"].count(),
-    })
+    out = pd.DataFrame(
+        {
+            "acc2": g["acc2"].mean(),
+            "acc2_std": g["acc2"].std(ddof=0),
+            "mae": g["mae"].mean(),
+            "mae_std": g["mae"].std(ddof=0),
+            "fusion_params": g["fusion_params"].first(),
+            "seeds": g["seed"].count(),
+        }
+    )
     return out.reset_index()
 
 
@@ -231,7 +257,7 @@ def interaction_table(metas: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def snr_label(snr: float | None) -> str:
-    """"clean" when no noise is set, else the SNR in dB."""
+    """ "clean" when no noise is set, else the SNR in dB."""
     return "clean" if snr is None or math.isinf(snr) else f"{snr:g} dB"
 
 
@@ -246,5 +272,7 @@ def feature_names(ds_info: Mapping[str, Any], modality: str, count: int) -> list
 def words_of(tokens: np.ndarray, vocab: Sequence[str] | None) -> list[str]:
     """Token ids -> one label per time step (PAD steps become "·")."""
     vocab = tuple(vocab or ())
-    return [("·" if i == 0 else (vocab[i] if 0 <= i < len(vocab) else "<unk>"))
-            for i in np.asarray(tokens).reshape(-1).tolist()]
+    return [
+        ("·" if i == 0 else (vocab[i] if 0 <= i < len(vocab) else "<unk>"))
+        for i in np.asarray(tokens).reshape(-1).tolist()
+    ]

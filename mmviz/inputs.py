@@ -127,8 +127,10 @@ def _to_float(im: Image.Image) -> tuple[np.ndarray, list[str]]:
         else:
             top = next((t for t in (255.0, 65535.0) if peak <= t), peak)
         bits = {255.0: "8", 65535.0: "16"}.get(top, "32")
-        notes.append(f"{'16' if mode.startswith('I;16') else '32'}-bit image ({bits}-bit values) "
-                     "scaled to [0, 1]")
+        notes.append(
+            f"{'16' if mode.startswith('I;16') else '32'}-bit image ({bits}-bit values) "
+            "scaled to [0, 1]"
+        )
         return np.clip(a / top, 0.0, 1.0)[..., None], notes
     if mode == "F":
         a = np.nan_to_num(np.asarray(im, dtype=np.float64))

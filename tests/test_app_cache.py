@@ -70,10 +70,12 @@ def perturbed(cid: str, seed: int) -> torch.nn.Module:
     """The checkpoint's model (loaded straight from disk) with every float weight moved."""
     model = ck.load_checkpoint(cid).model
     g = torch.Generator().manual_seed(seed)
-    model.load_state_dict({
-        k: v + 0.5 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
-        for k, v in model.state_dict().items()
-    })
+    model.load_state_dict(
+        {
+            k: v + 0.5 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+            for k, v in model.state_dict().items()
+        }
+    )
     return model
 
 
@@ -129,11 +131,13 @@ def test_every_derived_cache_follows_the_weights_on_disk(cache, digits_x, sentim
 
     def computed() -> dict[str, np.ndarray]:
         """What the pages get, through ui.cache (same arguments, so cache hits if stale)."""
-        grid = cache.traversal("jmvae_tiny", key, None, "posterior", "z", (0, 1), -2.0, 2.0, 3,
-                               False, hand)
+        grid = cache.traversal(
+            "jmvae_tiny", key, None, "posterior", "z", (0, 1), -2.0, 2.0, 3, False, hand
+        )
         draws = cache.cross_modal("jmvae_tiny", key, ("label",), 3, 0, None, hand)
-        attr = cache.attribution("mfm_tiny", mfm_key, ("hand", "print"), target, "Saliency",
-                                 (), mfm_x)
+        attr = cache.attribution(
+            "mfm_tiny", mfm_key, ("hand", "print"), target, "Saliency", (), mfm_x
+        )
         sv = cache.shapley("mfm_tiny", mfm_key, ("hand", "print"), target, mfm_x)
         grads = cache.mfm_gradients_sample("mfm_tiny", mfm_key, mfm_x)
         lab = cache.lab_scores(("lmf_tiny",), lab_key, *lab_args, sentiment_x)

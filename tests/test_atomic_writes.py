@@ -34,8 +34,9 @@ FORK.set_forkserver_preload(["torch", "mmviz.checkpoint", "mmviz.models.oracle",
 KILLS = 12
 SPECS = {
     "image": ModalitySpec("image", "image", (1, 64, 64), "bernoulli", value_range=(0.0, 1.0)),
-    "label": ModalitySpec("label", "categorical", (), "categorical", dtype="int64",
-                          vocab=("0", "1", "2", "3")),
+    "label": ModalitySpec(
+        "label", "categorical", (), "categorical", dtype="int64", vocab=("0", "1", "2", "3")
+    ),
 }
 
 
@@ -75,9 +76,9 @@ def check_checkpoint(out: Path, first_round: int) -> int:
     assert loaded.meta["weights_sha256"] == ck.sha256_file(loaded.path / ck.WEIGHTS)
     assert not loaded.model.training
     x = torch.zeros(2, 1, 64, 64)
-    assert torch.equal(loaded.model.predict({"image": x}), big_model(float(round_)).eval().predict(
-        {"image": x}
-    ))
+    assert torch.equal(
+        loaded.model.predict({"image": x}), big_model(float(round_)).eval().predict({"image": x})
+    )
     return round_
 
 
@@ -169,11 +170,20 @@ def dataset(version_tag: float, n: int = 60_000) -> MultimodalDataset:
     x = np.full((n, 1, 8, 10), version_tag, dtype=np.float32)
     y = rng.integers(0, 3, n)
     return MultimodalDataset(
-        name="atomic", version="1", seed=0, specs={"x": spec}, data={"x": x},
-        targets={"class": y}, target="class", factors={"f": y.astype(np.float32)},
+        name="atomic",
+        version="1",
+        seed=0,
+        specs={"x": spec},
+        data={"x": x},
+        targets={"class": y},
+        target="class",
+        factors={"f": y.astype(np.float32)},
         factor_kinds={"f": "continuous"},
-        splits={"train": np.arange(n - 10), "valid": np.arange(n - 10, n - 5),
-                "test": np.arange(n - 5, n)},
+        splits={
+            "train": np.arange(n - 10),
+            "valid": np.arange(n - 10, n - 5),
+            "test": np.arange(n - 5, n),
+        },
         info={"tag": version_tag},
     )
 
@@ -181,7 +191,9 @@ def dataset(version_tag: float, n: int = 60_000) -> MultimodalDataset:
 def same_dataset(a: MultimodalDataset, b: MultimodalDataset) -> bool:
     groups = ("data", "targets", "factors", "splits")
     return (
-        a.specs == b.specs and a.info == b.info and a.target == b.target
+        a.specs == b.specs
+        and a.info == b.info
+        and a.target == b.target
         and all(
             getattr(a, g).keys() == getattr(b, g).keys()
             and all(np.array_equal(getattr(a, g)[k], getattr(b, g)[k]) for k in getattr(a, g))
@@ -270,9 +282,16 @@ def test_cache_header_lies_are_rebuilt(tmp_cache):
     good = dataset(1.0, n=500)
     arrays = cache.to_arrays(good)
     header = json.loads(bytes(arrays[cache.HEADER]).decode())
-    lies = [{"specs": "nope"}, {"specs": [1]}, {"seed": "x"}, {"target": "missing"},
-            {"specs": [{}]}, {"factor_kinds": 5}, {"info": []}, {"specs": [{**header["specs"][0],
-                                                                       "shape": [1, 8, 11]}]}]
+    lies = [
+        {"specs": "nope"},
+        {"specs": [1]},
+        {"seed": "x"},
+        {"target": "missing"},
+        {"specs": [{}]},
+        {"factor_kinds": 5},
+        {"info": []},
+        {"specs": [{**header["specs"][0], "shape": [1, 8, 11]}]},
+    ]
     for lie in lies:
         arrays = cache.to_arrays(good)
         arrays[cache.HEADER] = np.frombuffer(json.dumps({**header, **lie}).encode(), np.uint8)

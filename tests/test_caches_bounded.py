@@ -27,10 +27,23 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_FILES = sorted([*ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"])
 # module methods that change a model in place (mode, gradients, hooks, weights, structure)
 MUTATORS = {
-    "train", "requires_grad_", "zero_grad", "load_state_dict", "register_forward_hook",
-    "register_forward_pre_hook", "register_full_backward_hook", "register_backward_hook",
-    "register_full_backward_pre_hook", "register_buffer", "register_parameter", "add_module",
-    "apply", "half", "bfloat16", "share_memory", "cuda",
+    "train",
+    "requires_grad_",
+    "zero_grad",
+    "load_state_dict",
+    "register_forward_hook",
+    "register_forward_pre_hook",
+    "register_full_backward_hook",
+    "register_backward_hook",
+    "register_full_backward_pre_hook",
+    "register_buffer",
+    "register_parameter",
+    "add_module",
+    "apply",
+    "half",
+    "bfloat16",
+    "share_memory",
+    "cuda",
 }
 
 
@@ -64,9 +77,11 @@ def test_every_cache_data_is_bounded():
     unbounded = []
     for file, line, node in uses:
         kw = keywords(node)
-        bound = [k for k in ("max_entries", "ttl") if k in kw and not (
-            isinstance(kw[k], ast.Constant) and kw[k].value is None
-        )]
+        bound = [
+            k
+            for k in ("max_entries", "ttl")
+            if k in kw and not (isinstance(kw[k], ast.Constant) and kw[k].value is None)
+        ]
         if not bound:
             unbounded.append(f"{file}:{line}")
     assert not unbounded, f"st.cache_data without max_entries or ttl at {unbounded}"
@@ -80,17 +95,25 @@ def test_no_unbounded_memoisation_elsewhere():
         for node in ast.walk(ast.parse(path.read_text())):
             where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Attribute) and ast.unparse(node) in (
-                "st.cache", "st.experimental_memo", "st.experimental_singleton"
+                "st.cache",
+                "st.experimental_memo",
+                "st.experimental_singleton",
             ):
                 hits.append(f"{where}: {ast.unparse(node)}")
             if not isinstance(node, ast.FunctionDef):
                 continue
-            takes_args = bool(node.args.args or node.args.posonlyargs or node.args.kwonlyargs
-                              or node.args.vararg or node.args.kwarg)
+            takes_args = bool(
+                node.args.args
+                or node.args.posonlyargs
+                or node.args.kwonlyargs
+                or node.args.vararg
+                or node.args.kwarg
+            )
             for d in node.decorator_list:
                 name = ast.unparse(d.func if isinstance(d, ast.Call) else d)
                 unbounded = name in ("functools.cache", "cache") or (
-                    name.endswith("lru_cache") and isinstance(d, ast.Call)
+                    name.endswith("lru_cache")
+                    and isinstance(d, ast.Call)
                     and isinstance(keywords(d).get("maxsize"), ast.Constant)
                     and keywords(d)["maxsize"].value is None
                 )
@@ -121,8 +144,9 @@ def zoo(tmp_path, monkeypatch):
     ds = toy_dataset()
     torch.manual_seed(0)
     model = MVAE(MVAEConfig(latent_dim=4, hidden=16, enc_layers=1, dec_layers=1), ds.specs)
-    ck.save_checkpoint(model, tmp_path / "mvae_toy", {"dataset": "toy", "training": {},
-                                                      "code_version": "test"})
+    ck.save_checkpoint(
+        model, tmp_path / "mvae_toy", {"dataset": "toy", "training": {}, "code_version": "test"}
+    )
     monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(tmp_path))
     from ui import cache
 
@@ -137,8 +161,9 @@ def frozen(model: torch.nn.Module) -> None:
         assert not p.requires_grad, name
         assert p.grad is None, name
     for m in model.modules():
-        assert not (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
-                    or m._backward_pre_hooks), f"a hook was left on {type(m).__name__}"
+        assert not (
+            m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
+        ), f"a hook was left on {type(m).__name__}"
 
 
 def test_underlying_loader_returns_a_frozen_model(zoo):

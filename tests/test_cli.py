@@ -70,8 +70,22 @@ def test_train_weights_dtype_float16_writes_a_half_precision_checkpoint(tmp_cach
     from mmviz.checkpoint import load_checkpoint
 
     out = tmp_path / "half"
-    argv = ["train", "early_fusion", "--dataset", "sentiment", "--out", str(out), "--quiet",
-            "--max-steps", "2", "--epochs", "1", "--no-eval", "--weights-dtype", "float16"]
+    argv = [
+        "train",
+        "early_fusion",
+        "--dataset",
+        "sentiment",
+        "--out",
+        str(out),
+        "--quiet",
+        "--max-steps",
+        "2",
+        "--epochs",
+        "1",
+        "--no-eval",
+        "--weights-dtype",
+        "float16",
+    ]
     assert main(argv) == 0
     assert json.loads((out / "config.json").read_text())["weights_dtype"] == "float16"
     with safe_open(str(out / "model.safetensors"), "pt") as f:
@@ -83,8 +97,18 @@ def test_train_weights_dtype_float16_writes_a_half_precision_checkpoint(tmp_cach
 
 def test_train_refuses_an_unknown_weights_dtype(tmp_cache, capsys, tmp_path):
     with pytest.raises(SystemExit):
-        main(["train", "early_fusion", "--dataset", "sentiment", "--out", str(tmp_path / "x"),
-              "--weights-dtype", "int8"])
+        main(
+            [
+                "train",
+                "early_fusion",
+                "--dataset",
+                "sentiment",
+                "--out",
+                str(tmp_path / "x"),
+                "--weights-dtype",
+                "int8",
+            ]
+        )
     assert "invalid choice: 'int8'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
@@ -108,14 +132,21 @@ def test_app_and_backend_never_import_tests_or_edit_sys_path():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    files = [*root.glob("ui/*.py"), *root.glob("pages/*.py"), *root.glob("mmviz/**/*.py"),
-             root / "app.py"]
+    files = [
+        *root.glob("ui/*.py"),
+        *root.glob("pages/*.py"),
+        *root.glob("mmviz/**/*.py"),
+        root / "app.py",
+    ]
     hits = []
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
             names = (
-                [a.name for a in node.names] if isinstance(node, ast.Import)
-                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
             )
             if any(n == "tests" or n.startswith("tests.") for n in names):
                 hits.append(f"{path.relative_to(root)}:{node.lineno} imports tests")

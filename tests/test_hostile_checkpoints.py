@@ -121,8 +121,9 @@ def same_model(ck: Checkpoint, reference) -> bool:
     state = ck.model.state_dict()
     return (
         set(state) == set(state0)
-        and all(state[k].dtype == state0[k].dtype and torch.equal(state[k], state0[k])
-                for k in state)
+        and all(
+            state[k].dtype == state0[k].dtype and torch.equal(state[k], state0[k]) for k in state
+        )
         and torch.equal(outputs(ck.model), y0)
     )
 
@@ -152,8 +153,17 @@ def test_the_good_checkpoint_loads(good, scratch, reference):
 @FUZZ
 @given(
     st.binary(max_size=2048),
-    st.sampled_from([b"", struct.pack("<Q", 16) + b'{"a":', struct.pack("<Q", 2**63), b"PK\x03\x04",
-                     b"\x80\x04\x95", b"\x93NUMPY", b"{"]),
+    st.sampled_from(
+        [
+            b"",
+            struct.pack("<Q", 16) + b'{"a":',
+            struct.pack("<Q", 2**63),
+            b"PK\x03\x04",
+            b"\x80\x04\x95",
+            b"\x93NUMPY",
+            b"{",
+        ]
+    ),
 )
 def test_random_bytes_as_weights(good, scratch, reference, data, prefix):
     assert attempt(variant(good, scratch, weights=prefix + data), reference) is None
@@ -182,13 +192,33 @@ JSON_LEAF = st.one_of(
     st.sampled_from([0, -1, 1, 2**31, 2**63 - 1, 2**64, 10**30, -(2**63)]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.sampled_from(["F32", "F16", "BF16", "F64", "I8", "I32", "I64", "U8", "BOOL", "F8_E4M3",
-                     "F8_E5M2", "U16", "U32", "U64", "F4", "E8M0", "XX"]),
+    st.sampled_from(
+        [
+            "F32",
+            "F16",
+            "BF16",
+            "F64",
+            "I8",
+            "I32",
+            "I64",
+            "U8",
+            "BOOL",
+            "F8_E4M3",
+            "F8_E5M2",
+            "U16",
+            "U32",
+            "U64",
+            "F4",
+            "E8M0",
+            "XX",
+        ]
+    ),
 )
 JSON = st.recursive(
     JSON_LEAF,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -245,8 +275,19 @@ def test_bad_headers(good, scratch, reference, header):
     assert attempt(variant(good, scratch, weights=forged), reference) is None
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16, torch.int32,
-                                   torch.int64, torch.uint8, torch.bool], ids=str)
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.float64,
+        torch.float16,
+        torch.bfloat16,
+        torch.int32,
+        torch.int64,
+        torch.uint8,
+        torch.bool,
+    ],
+    ids=str,
+)
 def test_right_shapes_wrong_dtype_refused(good, scratch, reference, dtype):
     """Same names and shapes, another dtype: load_state_dict would cast silently; refused."""
     ck0 = reference[0]
@@ -314,8 +355,18 @@ def test_pickles_are_refused_and_never_run(good, scratch, reference, tmp_path, k
     assert marker.exists()
 
 
-UNPICKLERS = {"torch.load", "pickle.load", "pickle.loads", "pickle.Unpickler", "joblib.load",
-              "dill.load", "dill.loads", "cloudpickle.load", "cloudpickle.loads", "marshal.loads"}
+UNPICKLERS = {
+    "torch.load",
+    "pickle.load",
+    "pickle.loads",
+    "pickle.Unpickler",
+    "joblib.load",
+    "dill.load",
+    "dill.loads",
+    "cloudpickle.load",
+    "cloudpickle.loads",
+    "marshal.loads",
+}
 
 
 def test_package_never_unpickles():
@@ -399,9 +450,24 @@ def test_a_folder_where_a_file_should_be(good, scratch, reference, name):
     assert attempt(path, reference) is None
 
 
-META_KEYS = ["id", "model", "paper", "dataset", "dataset_version", "target", "code_version",
-             "weights_sha256", "seed", "parameters", "wall_time_s", "modalities", "latent_groups",
-             "training", "metrics", "anything_else"]
+META_KEYS = [
+    "id",
+    "model",
+    "paper",
+    "dataset",
+    "dataset_version",
+    "target",
+    "code_version",
+    "weights_sha256",
+    "seed",
+    "parameters",
+    "wall_time_s",
+    "modalities",
+    "latent_groups",
+    "training",
+    "metrics",
+    "anything_else",
+]
 # what the pages and the catalog do with each meta.json value they read (None: not recorded)
 USES = {
     "dataset": lambda v: hash(v) and v.lower(),  # cache key and dataset name
@@ -410,7 +476,7 @@ USES = {
     "weights_sha256": lambda v: v.lower(),
     "modalities": lambda v: ", ".join(v),
     "latent_groups": lambda v: {str(k): int(n) for k, n in v.items()},
-    "training": lambda v: (v.get("phases") or {}),
+    "training": lambda v: v.get("phases") or {},
     "metrics": lambda v: v.get("acc"),
     "wall_time_s": lambda v: f"{v:.0f} s",
     "parameters": lambda v: f"{v:,}",
@@ -450,8 +516,16 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=8,
 )
-META_FIELDS = ["model", "dataset", "modalities", "latent_groups", "paper", "metrics",
-               "wall_time_s", "parameters"]
+META_FIELDS = [
+    "model",
+    "dataset",
+    "modalities",
+    "latent_groups",
+    "paper",
+    "metrics",
+    "wall_time_s",
+    "parameters",
+]
 
 
 @settings(

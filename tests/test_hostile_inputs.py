@@ -141,8 +141,18 @@ def digit_image(size: tuple[int, int] = (40, 40)) -> Image.Image:
 
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "ICO", "PPM")
 SEEDS = {fmt: encode(digit_image().convert("RGB"), fmt) for fmt in FORMATS}
-MAGICS = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
-          b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"\x00\x00\x01\x00", b"P6\n", b"8BPS"]
+MAGICS = [
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+    b"\x00\x00\x01\x00",
+    b"P6\n",
+    b"8BPS",
+]
 
 
 @FAST
@@ -182,8 +192,11 @@ def png_chunk(kind: bytes, body: bytes) -> bytes:
 def declared_png(w: int, h: int, idat: bytes = zlib.compress(b"\x00" * 64)) -> bytes:
     """A PNG whose header declares w x h 8-bit grey pixels, with `idat` as its pixel data."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
     )
 
 
@@ -228,14 +241,21 @@ def test_pillow_bomb_guard_stays_on():
     """Nothing in the package switches off Pillow's decompression-bomb check."""
     assert Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS <= 2**27
     offenders = []
-    for path in [*ROOT.glob("mmviz/**/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"),
-                 ROOT / "app.py"]:
+    for path in [
+        *ROOT.glob("mmviz/**/*.py"),
+        *ROOT.glob("ui/*.py"),
+        *ROOT.glob("pages/*.py"),
+        ROOT / "app.py",
+    ]:
         if not path.exists():
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             targets = (
-                node.targets if isinstance(node, ast.Assign)
-                else [node.target] if isinstance(node, ast.AnnAssign | ast.AugAssign) else []
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign | ast.AugAssign)
+                else []
             )
             for t in targets:
                 if isinstance(t, ast.Attribute) and t.attr == "MAX_IMAGE_PIXELS":
@@ -250,8 +270,24 @@ def test_pillow_bomb_guard_stays_on():
 
 
 # ---- images: modes -------------------------------------------------------------------------------
-MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "PA", "I;16", "I;16B", "I", "F", "CMYK", "YCbCr",
-         "LAB", "HSV", "RGBX")
+MODES = (
+    "1",
+    "L",
+    "P",
+    "RGB",
+    "RGBA",
+    "LA",
+    "PA",
+    "I;16",
+    "I;16B",
+    "I",
+    "F",
+    "CMYK",
+    "YCbCr",
+    "LAB",
+    "HSV",
+    "RGBX",
+)
 SAVABLE = {"PNG", "TIFF", "GIF", "BMP", "WEBP", "JPEG"}
 
 
@@ -370,9 +406,38 @@ def test_canvas_stroke_with_nan_elsewhere_is_refused_or_clean():
 
 
 # ---- text --------------------------------------------------------------------------------------
-SPECIAL = ["\x00", "\t", "\n", "\r", "\x1b", "\x7f", "\u200f", "\u200e", "\u202e", "\u2066",
-           "\u200b", "\u200d", "\ufeff", "\u0301", "🙂", "👨‍👩‍👧", "🇩🇪", "\U0010ffff", "\u2028",
-           "\x85", "ß", "İ", "ﬁ", "７", "seven", "sieben", "7", " ", "!", "'"]
+SPECIAL = [
+    "\x00",
+    "\t",
+    "\n",
+    "\r",
+    "\x1b",
+    "\x7f",
+    "\u200f",
+    "\u200e",
+    "\u202e",
+    "\u2066",
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    "\u0301",
+    "🙂",
+    "👨‍👩‍👧",
+    "🇩🇪",
+    "\U0010ffff",
+    "\u2028",
+    "\x85",
+    "ß",
+    "İ",
+    "ﬁ",
+    "７",
+    "seven",
+    "sieben",
+    "7",
+    " ",
+    "!",
+    "'",
+]
 texts = st.lists(
     st.one_of(st.sampled_from(SPECIAL), st.text(max_size=12), st.sampled_from(TEXT_VOCAB)),
     max_size=12,
@@ -427,10 +492,17 @@ def test_very_long_text(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["\tsieben\n", "sieben\x00", "\u200fsieben\u200e", "\ufeffsieben", "sie\u200bben",
-     "\u202esieben\u202c", "\x1bsieben\x7f", "\u2066sieben\u2069"],
-    ids=["tab", "nul", "rtl-mark", "bom", "zero-width-space", "rtl-override", "esc-del",
-         "isolate"],
+    [
+        "\tsieben\n",
+        "sieben\x00",
+        "\u200fsieben\u200e",
+        "\ufeffsieben",
+        "sie\u200bben",
+        "\u202esieben\u202c",
+        "\x1bsieben\x7f",
+        "\u2066sieben\u2069",
+    ],
+    ids=["tab", "nul", "rtl-mark", "bom", "zero-width-space", "rtl-override", "esc-del", "isolate"],
 )
 def test_invisible_characters_around_a_known_word(text):
     """Characters one cannot see (pasted along with a word) do not make it unknown."""
@@ -456,8 +528,22 @@ def test_only_invisible_characters_asks_for_a_phrase(text):
         st.none(),
         st.booleans(),
         st.binary(max_size=5),
-        st.sampled_from(["7", " 7 ", "1e3", "٣", "9" * 4000, "9" * 5000, 10**4000, float("inf"),
-                         -float("inf"), 7.9, np.int64(3), np.float32("nan")]),
+        st.sampled_from(
+            [
+                "7",
+                " 7 ",
+                "1e3",
+                "٣",
+                "9" * 4000,
+                "9" * 5000,
+                10**4000,
+                float("inf"),
+                -float("inf"),
+                7.9,
+                np.int64(3),
+                np.float32("nan"),
+            ]
+        ),
     )
 )
 def test_any_label(value):
@@ -487,12 +573,23 @@ def make_wav(samples: np.ndarray, rate: int, channels: int, width: int) -> bytes
 def wav_bytes_raw(raw: bytes, rate: int, channels: int, width: int, fmt: int = 1) -> bytes:
     """A RIFF/WAVE file with the given header fields (any values, unchecked) and data bytes."""
     fmt_chunk = struct.pack(
-        "<HHIIHH", fmt, channels & 0xFFFF, rate & 0xFFFFFFFF,
-        (rate * channels * width) & 0xFFFFFFFF, (channels * width) & 0xFFFF, (8 * width) & 0xFFFF,
+        "<HHIIHH",
+        fmt,
+        channels & 0xFFFF,
+        rate & 0xFFFFFFFF,
+        (rate * channels * width) & 0xFFFFFFFF,
+        (channels * width) & 0xFFFF,
+        (8 * width) & 0xFFFF,
     )
-    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt_chunk + b"data" + struct.pack(
-        "<I", len(raw)
-    ) + raw
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", 16)
+        + fmt_chunk
+        + b"data"
+        + struct.pack("<I", len(raw))
+        + raw
+    )
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
@@ -523,8 +620,26 @@ def wav_outcome(data: bytes) -> str:
     return kind
 
 
-RATES = [1, 2, 3, 100, 4000, 8000, 11025, 22050, 44100, 44101, 48000, 65521, 96000, 192000,
-         384000, 767999, 2**31 - 1, 2**32 - 1]
+RATES = [
+    1,
+    2,
+    3,
+    100,
+    4000,
+    8000,
+    11025,
+    22050,
+    44100,
+    44101,
+    48000,
+    65521,
+    96000,
+    192000,
+    384000,
+    767999,
+    2**31 - 1,
+    2**32 - 1,
+]
 
 
 @FAST
@@ -614,7 +729,7 @@ def test_wav_zero_length_and_lying_lengths():
 def test_wav_longest_accepted_recording_is_fast():
     """29 s at 44.1 kHz, 8-bit mono (1.3 MB) with the tone at the end: converted in time."""
     x = dtmf(44100, 29.0)
-    x[: -44100] *= 0.01
+    x[:-44100] *= 0.01
     kind, out = call(wav_to_spectrogram, make_wav(x, 44100, 1, 1), SOUND)
     assert kind == "ok" and "loudest" in " ".join(n.message for n in out.notes)
 

@@ -98,8 +98,9 @@ def test_additive_model_gets_its_exact_contributions(method):
     for m in ("words", "seq"):
         np.testing.assert_allclose(r.per_modality[m], expected[m], rtol=1e-4, atol=1e-5)
     # perturbation methods remove a pixel's channels together: compare per pixel
-    np.testing.assert_allclose(r.per_modality["img"].sum(1), expected["img"].sum(1), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        r.per_modality["img"].sum(1), expected["img"].sum(1), rtol=1e-4, atol=1e-5
+    )
     total = sum(r.totals().values())
     np.testing.assert_allclose(total, r.target_value - r.baseline_value, rtol=1e-4, atol=1e-5)
 
@@ -144,8 +145,16 @@ def _lively_lmf(seed: int = 0) -> LMF:
     """A fresh LMF whose output actually varies with its inputs (larger fusion factors).
     Mean pooling keeps it smooth, so IG's quadrature error shrinks steadily with the steps
     (max/min pooling adds kinks that make the convergence check below uneven)."""
-    cfg = LMFConfig(embed_dim=8, token_dim=8, sequence_dim=6, fusion_dim=8, rank=2, dropout=0.0,
-                    sequence_pool="mean", seed=seed)
+    cfg = LMFConfig(
+        embed_dim=8,
+        token_dim=8,
+        sequence_dim=6,
+        fusion_dim=8,
+        rank=2,
+        dropout=0.0,
+        sequence_pool="mean",
+        seed=seed,
+    )
     model = LMF(cfg, sentiment_like_specs(steps=8, vocab_size=30))
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -205,8 +214,17 @@ def test_integrated_gradients_completeness_on_an_mlp():
 
 
 def test_predicted_class_is_fixed_at_the_input():
-    cfg = LMFConfig(task="classification", num_classes=3, embed_dim=8, token_dim=8,
-                    sequence_dim=6, fusion_dim=8, rank=2, dropout=0.0, seed=1)
+    cfg = LMFConfig(
+        task="classification",
+        num_classes=3,
+        embed_dim=8,
+        token_dim=8,
+        sequence_dim=6,
+        fusion_dim=8,
+        rank=2,
+        dropout=0.0,
+        seed=1,
+    )
     model = LMF(cfg, sentiment_like_specs(steps=8, vocab_size=30)).eval()
     x, _ = random_sentiment_batch(model.specs, 5, torch.Generator().manual_seed(0))
     probs = model.predict(x).detach()
@@ -224,8 +242,9 @@ def test_generative_targets_on_an_mvae():
     specs = {
         "img": TOY_SPECS["img"],
         "words": TOY_SPECS["words"],
-        "label": ModalitySpec("label", "categorical", (), "categorical", dtype="int64",
-                              vocab=("a", "b", "c")),
+        "label": ModalitySpec(
+            "label", "categorical", (), "categorical", dtype="int64", vocab=("a", "b", "c")
+        ),
     }
     model = MVAE(MVAEConfig(latent_dim=4, hidden=16, enc_layers=1, dec_layers=1), specs).eval()
     x = toy_inputs(n=2)
@@ -237,23 +256,27 @@ def test_generative_targets_on_an_mvae():
     logp = torch.log_softmax(model.decode({"z": z}, ["label"])["label"], 1)[:, 1]
     np.testing.assert_allclose(r.target_value, logp.detach().numpy(), rtol=1e-5)
     assert list(r.per_modality) == ["img"]
-    np.testing.assert_allclose(sum(r.totals().values()), r.target_value - r.baseline_value,
-                               rtol=1e-2, atol=1e-4)
+    np.testing.assert_allclose(
+        sum(r.totals().values()), r.target_value - r.baseline_value, rtol=1e-2, atol=1e-4
+    )
     # a latent dimension, from every modality (the label as an input goes through its embedding)
     r = attribute(model, x, LatentDim("z", 2), observed=["img", "words", "label"])
-    np.testing.assert_allclose(r.target_value, model.encode(x)["z"].mean[:, 2].detach().numpy(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        r.target_value, model.encode(x)["z"].mean[:, 2].detach().numpy(), rtol=1e-5
+    )
     assert r.per_modality["label"].shape == (2,)
-    np.testing.assert_allclose(sum(r.totals().values()), r.target_value - r.baseline_value,
-                               rtol=1e-2, atol=1e-4)
+    np.testing.assert_allclose(
+        sum(r.totals().values()), r.target_value - r.baseline_value, rtol=1e-2, atol=1e-4
+    )
     # a region of the image generated from the words
     region = ImageRegion("img", rows=(1, 3), cols=(0, 2), channel=1)
     r = attribute(model, x, region, method_name="Occlusion")
     assert r.observed == ["words", "label"]
     z = model.encode(x, ["words", "label"])["z"].mean
     img = to_data_space(specs["img"], model.decode({"z": z}, ["img"])["img"])
-    np.testing.assert_allclose(r.target_value, img[:, 1, 1:3, 0:2].sum((1, 2)).detach().numpy(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        r.target_value, img[:, 1, 1:3, 0:2].sum((1, 2)).detach().numpy(), rtol=1e-5
+    )
 
 
 def test_method_parameters_are_validated():

@@ -78,8 +78,9 @@ def test_mi_matrix_is_normalised_by_factor_entropy():
     off = mi.normalized.to_numpy()[~np.eye(5, dtype=bool)]
     assert off.max() < 0.05
     assert mi.entropy["f1"] == pytest.approx(np.log(4), abs=0.01)
-    knn = mutual_information_matrix(copy[:600], {k: v[:600] for k, v in factors.items()}, kinds,
-                                    estimator="knn")
+    knn = mutual_information_matrix(
+        copy[:600], {k: v[:600] for k, v in factors.items()}, kinds, estimator="knn"
+    )
     assert "knn" in knn.estimator
     assert np.all(np.diag(knn.normalized.to_numpy())[:4] > 0.8)
 

@@ -18,8 +18,9 @@ SPECS = {
     "image": ModalitySpec("image", "image", (1, 6, 6), "bernoulli", value_range=(0.0, 1.0)),
     "seq": ModalitySpec("seq", "sequence", (5, 3), "gaussian"),
     "text": ModalitySpec("text", "tokens", (4,), "categorical", dtype="int64", vocab=VOCAB),
-    "label": ModalitySpec("label", "categorical", (), "categorical", dtype="int64",
-                          vocab=("a", "b", "c")),
+    "label": ModalitySpec(
+        "label", "categorical", (), "categorical", dtype="int64", vocab=("a", "b", "c")
+    ),
 }
 FD = 8
 
@@ -49,6 +50,7 @@ def test_gradient_flow_is_the_squared_jacobian():
     flow = shared_factor_gradients(model, x)
     for i in range(3):
         for m in ("image", "seq"):
+
             def f_y(v, i=i, m=m):
                 xi = {k: t[i : i + 1] for k, t in x.items()}
                 xi[m] = v

@@ -77,7 +77,9 @@ def test_sentiment_synergy_recipe_has_more_synergy_than_redundant_one(tmp_cache)
     # words: a lexicon predictor (the sign the words say); voice: k-means of pooled prosody,
     # which separates the flat sarcastic voice that no predictor of the sign alone can use
     assert default_cue_methods(ds) == {
-        "language": "predictor", "visual": "kmeans", "acoustic": "kmeans"
+        "language": "predictor",
+        "visual": "kmeans",
+        "acoustic": "kmeans",
     }
     df = pid_by_recipe(ds, modalities=["language", "acoustic"], k=3)
     row = df.set_index("group")

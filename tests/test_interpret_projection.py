@@ -16,8 +16,9 @@ torch.set_num_threads(1)
 
 SPECS = {
     "img": ModalitySpec("img", "image", (1, 4, 4), "bernoulli", value_range=(0.0, 1.0)),
-    "label": ModalitySpec("label", "categorical", (), "categorical", dtype="int64",
-                          vocab=("a", "b", "c")),
+    "label": ModalitySpec(
+        "label", "categorical", (), "categorical", dtype="int64", vocab=("a", "b", "c")
+    ),
 }
 
 

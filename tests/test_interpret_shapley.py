@@ -65,19 +65,23 @@ def test_exact_values_match_closed_form_and_brute_force():
 def test_sampling_is_efficient_and_close_to_exact():
     x = values(n=3, seed=1)
     exact = modality_shapley(Interacting(), x, Prediction(), empty_value=0.0)
-    sampled = modality_shapley(Interacting(), x, Prediction(), empty_value=0.0, max_exact=2,
-                               n_samples=400, seed=3)
+    sampled = modality_shapley(
+        Interacting(), x, Prediction(), empty_value=0.0, max_exact=2, n_samples=400, seed=3
+    )
     assert sampled.method == "sampling"
     total = sum(sampled.per_sample[m] for m in "abc")
-    np.testing.assert_allclose(total, (x["a"] + x["a"] * x["b"] + x["c"] ** 2).reshape(-1),
-                               rtol=1e-5)  # every sampled ordering telescopes (float32 sums)
+    np.testing.assert_allclose(
+        total, (x["a"] + x["a"] * x["b"] + x["c"] ** 2).reshape(-1), rtol=1e-5
+    )  # every sampled ordering telescopes (float32 sums)
     # orderings only move the interaction a*b between a and b
     spread = np.abs((x["a"] * x["b"]).reshape(-1).numpy()).max()
     for m in "abc":
-        np.testing.assert_allclose(sampled.per_sample[m], exact.per_sample[m],
-                                   atol=0.1 * spread + 1e-5)
-    again = modality_shapley(Interacting(), x, Prediction(), empty_value=0.0, max_exact=2,
-                             n_samples=400, seed=3)
+        np.testing.assert_allclose(
+            sampled.per_sample[m], exact.per_sample[m], atol=0.1 * spread + 1e-5
+        )
+    again = modality_shapley(
+        Interacting(), x, Prediction(), empty_value=0.0, max_exact=2, n_samples=400, seed=3
+    )
     np.testing.assert_array_equal(again.per_sample["a"], sampled.per_sample["a"])
 
 
@@ -120,8 +124,9 @@ def test_mvae_empty_coalition_is_the_prior():
     specs = {
         "img": ModalitySpec("img", "image", (1, 4, 4), "bernoulli", value_range=(0.0, 1.0)),
         "seq": ModalitySpec("seq", "sequence", (3, 2), "gaussian"),
-        "label": ModalitySpec("label", "categorical", (), "categorical", dtype="int64",
-                              vocab=("a", "b", "c")),
+        "label": ModalitySpec(
+            "label", "categorical", (), "categorical", dtype="int64", vocab=("a", "b", "c")
+        ),
     }
     model = MVAE(MVAEConfig(latent_dim=4, hidden=16, enc_layers=1, dec_layers=1), specs).eval()
     g = torch.Generator().manual_seed(0)

@@ -20,14 +20,31 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 # What the wheel is built from (setup.py copies the app and the data into the package).
-SOURCE = ["pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "README.md", "requirements.txt",
-          "mmviz", "app.py", "pages", "ui", ".streamlit", "checkpoints", "results", "lessons"]
+SOURCE = [
+    "pyproject.toml",
+    "setup.py",
+    "MANIFEST.in",
+    "LICENSE",
+    "README.md",
+    "requirements.txt",
+    "mmviz",
+    "app.py",
+    "pages",
+    "ui",
+    ".streamlit",
+    "checkpoints",
+    "results",
+    "lessons",
+]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without MMVIZ_* folders or PYTHONPATH, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MMVIZ_CHECKPOINTS", "MMVIZ_RESULTS", "MMVIZ_LESSONS", "PYTHONPATH")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MMVIZ_CHECKPOINTS", "MMVIZ_RESULTS", "MMVIZ_LESSONS", "PYTHONPATH")
+    }
     return {**env, **extra}
 
 
@@ -51,8 +68,9 @@ def test_help_and_list_import_no_torch():
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'streamlit'))\n"
         "assert not heavy, heavy\n"
     )
-    p = subprocess.run([PY, "-c", code], cwd=ROOT, env=clean_env(), capture_output=True,
-                       text=True, timeout=120)
+    p = subprocess.run(
+        [PY, "-c", code], cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120
+    )
     assert p.returncode == 0, p.stderr
     assert "study" in p.stdout and "oracle_text" in p.stdout
 
@@ -62,8 +80,14 @@ def test_help_and_list_answer_within_a_second(argv):
     times = []
     for _ in range(3):  # the best of three: a busy machine can stall any one run
         t0 = time.perf_counter()
-        subprocess.run([PY, "-m", "mmviz", *argv], cwd=ROOT, env=clean_env(), check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [PY, "-m", "mmviz", *argv],
+            cwd=ROOT,
+            env=clean_env(),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         times.append(time.perf_counter() - t0)
     assert min(times) < 1.0, times
 
@@ -74,8 +98,15 @@ def test_output_into_a_closed_pipe_ends_quietly(argv):
     read, write = os.pipe()
     os.close(read)
     try:
-        p = subprocess.run([PY, "-m", "mmviz", *argv], cwd=ROOT, env=clean_env(), stdout=write,
-                           stderr=subprocess.PIPE, text=True, timeout=60)
+        p = subprocess.run(
+            [PY, "-m", "mmviz", *argv],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     finally:
         os.close(write)
     assert p.stderr == ""
@@ -109,20 +140,33 @@ def installed(tmp_path_factory) -> Path:
         elif (ROOT / name).is_file():
             shutil.copy2(ROOT / name, src / name)
     pip = [PY, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"),
-                    str(src)], check=True, timeout=300, env=clean_env())
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(src)],
+        check=True,
+        timeout=300,
+        env=clean_env(),
+    )
     (wheel,) = (tmp / "dist").glob("mmviz-*.whl")
     target = tmp / "site"
-    subprocess.run([*pip, "install", "--no-deps", "--no-compile", "--target", str(target),
-                    str(wheel)], check=True, timeout=300, env=clean_env())
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-compile", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=300,
+        env=clean_env(),
+    )
     return target
 
 
 def run_installed(target: Path, cwd: Path, *argv: str, timeout: float = 300):
     """`mmviz ARGV` through the installed console script, in `cwd` (outside the repository)."""
-    return subprocess.run([PY, str(target / "bin" / "mmviz"), *argv], cwd=cwd,
-                          env=clean_env(PYTHONPATH=str(target)), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [PY, str(target / "bin" / "mmviz"), *argv],
+        cwd=cwd,
+        env=clean_env(PYTHONPATH=str(target)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_installed_wheel_lists_and_evaluates_its_shipped_checkpoints(installed, tmp_path):
@@ -136,8 +180,15 @@ def test_installed_wheel_lists_and_evaluates_its_shipped_checkpoints(installed, 
     assert [r["id"] for r in rows] == list_ids(ROOT / "checkpoints")
     assert (installed / "mmviz" / "_shipped" / "checkpoints" / "oracle_text").is_dir()
     code = "import mmviz.paths as p; print(p.checkpoint_root()); print(p.results_root())"
-    p = subprocess.run([PY, "-c", code], cwd=where, env=clean_env(PYTHONPATH=str(installed)),
-                       capture_output=True, text=True, timeout=60, check=True)
+    p = subprocess.run(
+        [PY, "-c", code],
+        cwd=where,
+        env=clean_env(PYTHONPATH=str(installed)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     shipped = installed / "mmviz" / "_shipped"
     assert p.stdout.split() == [str(shipped / "checkpoints"), str(shipped / "results")]
 
@@ -164,8 +215,11 @@ def test_installed_wheel_serves_the_app(installed, tmp_path):
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "app.log").open("w")
     server = subprocess.Popen(
-        [PY, str(installed / "bin" / "mmviz"), "app", "--port", str(port)], cwd=tmp_path,
-        env=clean_env(PYTHONPATH=str(installed)), stdout=log, stderr=subprocess.STDOUT,
+        [PY, str(installed / "bin" / "mmviz"), "app", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=str(installed)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60

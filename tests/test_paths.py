@@ -29,8 +29,13 @@ def tiny_checkpoint(root: Path, cid: str = "mvae_toy") -> Path:
     ds = toy_dataset()
     torch.manual_seed(0)
     model = MVAE(MVAEConfig(latent_dim=2, hidden=8, enc_layers=1, dec_layers=1), ds.specs)
-    meta = {"dataset": "toy", "model": "mvae", "modalities": list(ds.specs), "training": {},
-            "code_version": "test"}
+    meta = {
+        "dataset": "toy",
+        "model": "mvae",
+        "modalities": list(ds.specs),
+        "training": {},
+        "code_version": "test",
+    }
     return save_checkpoint(model, root / cid, meta)
 
 
@@ -78,7 +83,8 @@ def test_the_working_directorys_checkpoints_are_listed_by_the_cli(clean_env, tmp
 
 def test_each_variable_is_read_at_call_time(clean_env, tmp_path):
     for var, fn in zip(
-        VARS, (paths.checkpoint_root, paths.results_root, paths.cache_root, paths.lessons_root),
+        VARS,
+        (paths.checkpoint_root, paths.results_root, paths.cache_root, paths.lessons_root),
         strict=True,
     ):
         clean_env.setenv(var, str(tmp_path / var))

@@ -87,18 +87,19 @@ def test_bar_labels_fit_outside_their_bars():
 
 # ---- information ---------------------------------------------------------------------------------
 def test_mi_heatmap_axes():
-    df = pd.DataFrame([[0.1, 0.9], [0.5, np.nan]], index=["z[0]", "z[1]"],
-                      columns=["class", "hue"])
+    df = pd.DataFrame([[0.1, 0.9], [0.5, np.nan]], index=["z[0]", "z[1]"], columns=["class", "hue"])
     h = pi.mi_heatmap(df).data[0]
     assert list(h.x) == ["class", "hue"] and list(h.y) == ["z[0]", "z[1]"]
     assert h.zmax == pytest.approx(0.9) and h.zmin == 0
 
 
 def test_factor_information_bars():
-    t = pd.DataFrame([
-        {"modality": "hand", "estimator": "Gaussian (x)", "I_shared": 0.2, "I_specific": 1.0},
-        {"modality": "print", "estimator": "Gaussian (x)", "I_shared": 0.4, "I_specific": 0.3},
-    ])
+    t = pd.DataFrame(
+        [
+            {"modality": "hand", "estimator": "Gaussian (x)", "I_shared": 0.2, "I_specific": 1.0},
+            {"modality": "print", "estimator": "Gaussian (x)", "I_shared": 0.4, "I_specific": 0.3},
+        ]
+    )
     fig = pi.factor_information_figure(t)
     assert [d.name for d in fig.data] == ["shared F_y", "specific F_a"]
     assert list(fig.data[1].y) == [1.0, 0.3]
@@ -107,11 +108,16 @@ def test_factor_information_bars():
 
 
 def test_gradient_figures():
-    curves = {"average": {"language": np.ones(5), "visual": np.arange(1, 6)},
-              "sample 3": {"language": np.full(5, 2.0)}}
+    curves = {
+        "average": {"language": np.ones(5), "visual": np.arange(1, 6)},
+        "sample 3": {"language": np.full(5, 2.0)},
+    }
     fig = pi.gradient_time_figure(curves, list("abcde"))
-    assert [d.name for d in fig.data] == ["language · average", "visual · average",
-                                          "language · sample 3"]
+    assert [d.name for d in fig.data] == [
+        "language · average",
+        "visual · average",
+        "language · sample 3",
+    ]
     assert fig.data[2].line.dash == "dash" and fig.data[0].line.color == fig.data[2].line.color
     assert fig.layout.yaxis.type == "log"
     maps = pi.gradient_map_figure({"avg": np.ones((1, 3, 4)), "one": np.zeros((3, 4))})
@@ -119,12 +125,23 @@ def test_gradient_figures():
 
 
 def test_pid_figure_stacks_terms_and_marks_truth():
-    t = pd.DataFrame([
-        {"group": g, "modality1": "language", "modality2": "visual", "redundancy": 0.5,
-         "unique1": 0.1, "unique2": 0.0, "synergy": 0.2, "total": 0.8, "truth": "redundancy",
-         "agrees": ok}
-        for g, ok in (("redundant", True), ("synergy", False))
-    ])
+    t = pd.DataFrame(
+        [
+            {
+                "group": g,
+                "modality1": "language",
+                "modality2": "visual",
+                "redundancy": 0.5,
+                "unique1": 0.1,
+                "unique2": 0.0,
+                "synergy": 0.2,
+                "total": 0.8,
+                "truth": "redundancy",
+                "agrees": ok,
+            }
+            for g, ok in (("redundant", True), ("synergy", False))
+        ]
+    )
     fig = pi.pid_figure(t)
     bars = [d for d in fig.data if d.type == "bar"]
     assert len(bars) == 8 and fig.layout.barmode == "stack"
@@ -153,8 +170,14 @@ def test_traces_with_clean_reference():
 
 
 def test_scores_figure():
-    t = pd.DataFrame({"model": ["a", "b"], "kind": ["tfn", "lmf"], "clean score": [1.0, -1.0],
-                      "score": [0.5, -2.0]})
+    t = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "kind": ["tfn", "lmf"],
+            "clean score": [1.0, -1.0],
+            "score": [0.5, -2.0],
+        }
+    )
     fig = pf.scores_figure(t, truth=1.5)
     assert list(fig.data[1].y) == [0.5, -2.0] and list(fig.data[1].text) == ["+0.50", "-2.00"]
     assert list(fig.data[1].marker.color) == ["#d62728", "#1f77b4"]
@@ -171,8 +194,9 @@ def test_params_bench_rank_interaction_figures():
     b = pf.bench_figure({"fusion_params": 100.0, "train": 0.8, "inference": 2.0})
     assert list(b.data[0].x) == [100.0, 0.8, 2.0]
     assert list(b.data[0].marker.color) == ["#1f77b4", "#d62728", "#1f77b4"]
-    s = pd.DataFrame({"rank": [1, 4], "acc2": [0.7, 0.8], "acc2_std": [0.01, np.nan],
-                      "fusion_params": [10, 40]})
+    s = pd.DataFrame(
+        {"rank": [1, 4], "acc2": [0.7, 0.8], "acc2_std": [0.01, np.nan], "fusion_params": [10, 40]}
+    )
     r = pf.rank_figure(s)
     assert list(r.data[0].error_y.array) == [0.01, 0.0]
     inter = pd.DataFrame({"redundant": [0.9, 0.8], "synergy": [0.5, 0.7]}, index=["t", "l"])
@@ -182,16 +206,19 @@ def test_params_bench_rank_interaction_figures():
 
 # ---- report --------------------------------------------------------------------------------------
 def test_curves_figure():
-    phases = {"main": pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0],
-                                    "valid_loss": [2.5, 1.5]})}
+    phases = {
+        "main": pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0], "valid_loss": [2.5, 1.5]})
+    }
     fig = pr.curves_figure(phases)
     assert [d.name for d in fig.data] == ["main · train", "main · valid"]
     assert fig.data[1].line.dash == "dash"
 
 
 def test_robustness_heatmap_tells_each_accuracy_once():
-    t = pd.DataFrame({"hand": [True, True, False], "print": [True, False, True],
-                      "accuracy": [0.9, 0.8, np.nan]}, index=["hand+print", "hand", "print"])
+    t = pd.DataFrame(
+        {"hand": [True, True, False], "print": [True, False, True], "accuracy": [0.9, 0.8, np.nan]},
+        index=["hand+print", "hand", "print"],
+    )
     fig = pr.robustness_heatmap(t, ["hand", "print"], "label accuracy per observed subset")
     pattern, bars = fig.data
     assert z(pattern).tolist() == [[1, 1], [1, 0], [0, 1]]  # which modalities each row sees
@@ -222,24 +249,43 @@ def legend_clear_of_title(fig) -> bool:
 
 
 def test_titled_charts_keep_their_legends_below():
-    info = pd.DataFrame({"modality": ["hand", "print"], "I_shared": [0.5, 0.2],
-                         "I_specific": [1.0, 0.3], "estimator": ["Gaussian", "Gaussian"]})
+    info = pd.DataFrame(
+        {
+            "modality": ["hand", "print"],
+            "I_shared": [0.5, 0.2],
+            "I_specific": [1.0, 0.3],
+            "estimator": ["Gaussian", "Gaussian"],
+        }
+    )
     curves = {"average": {"language": np.ones(5)}, "this sample": {"language": np.ones(5)}}
-    phases = {"main": pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0],
-                                    "valid_loss": [2.5, 1.5]})}
+    phases = {
+        "main": pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0], "valid_loss": [2.5, 1.5]})
+    }
     scores = pd.DataFrame({"model": ["a"], "kind": ["tfn"], "clean score": [1.0], "score": [0.5]})
     figs = [
         pi.factor_information_figure(info, "information in the generated modalities"),
         pi.gradient_time_figure(curves, list("abcde"), "gradient over time"),
-        pi.metric_bars(pd.DataFrame({"MIG": [0.1], "SAP": [0.2]}, index=["m"]), ["MIG", "SAP"],
-                       "disentanglement"),
+        pi.metric_bars(
+            pd.DataFrame({"MIG": [0.1], "SAP": [0.2]}, index=["m"]),
+            ["MIG", "SAP"],
+            "disentanglement",
+        ),
         pr.curves_figure(phases, "training curves"),
         pf.scores_figure(scores, truth=1.0, title="scores"),
     ]
     for fig in figs:
         assert fig.layout.title.text and legend_clear_of_title(fig), fig.layout.title.text
-    many = pd.DataFrame({"MIG": [0.1], "SAP": [0.2], "DCI disentanglement": [0.3],
-                         "DCI completeness": [0.3], "DCI informativeness": [0.3],
-                         "modularity": [0.3], "explicitness": [0.3]}, index=["m"])
+    many = pd.DataFrame(
+        {
+            "MIG": [0.1],
+            "SAP": [0.2],
+            "DCI disentanglement": [0.3],
+            "DCI completeness": [0.3],
+            "DCI informativeness": [0.3],
+            "modularity": [0.3],
+            "explicitness": [0.3],
+        },
+        index=["m"],
+    )
     wide = pi.metric_bars(many, list(many.columns), "many")
     assert wide.layout.margin.b > figs[2].layout.margin.b  # more rows, more room

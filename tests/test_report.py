@@ -54,8 +54,13 @@ def test_csv_and_json_round_trip():
     assert list(back.columns) == ["metric", "key", "value", "text"]
     row = back[(back.metric == "loglik") & (back.key == "hand|label")]
     assert float(row.value.iloc[0]) == -88.0
-    meta = {"model": "mvae", "dataset": "digits", "seed": 3, "weights_sha256": "ab",
-            "metrics": METRICS}
+    meta = {
+        "model": "mvae",
+        "dataset": "digits",
+        "seed": 3,
+        "weights_sha256": "ab",
+        "metrics": METRICS,
+    }
     doc = json.loads(rep.metrics_json("m1", meta))
     assert doc["id"] == "m1" and doc["seed"] == 3 and doc["metrics"] == METRICS
     assert doc["dataset_version"] is None  # not recorded: present, but null
@@ -99,8 +104,9 @@ def test_interaction_robustness_rows_are_observed_subsets_and_columns_recipes():
 
 
 def test_unsupported_subset_is_nan_not_zero():
-    (t,) = rep.robustness_tables({"label_accuracy": {"hand": None, "hand+print": 0.9}},
-                                 ["hand", "print"])
+    (t,) = rep.robustness_tables(
+        {"label_accuracy": {"hand": None, "hand+print": 0.9}}, ["hand", "print"]
+    )
     assert math.isnan(t.table.loc["hand", "accuracy"])
 
 
@@ -116,11 +122,15 @@ def test_coherence_matrix_and_loglik():
 
 
 def test_training_curves_pad_and_skip_malformed():
-    meta = {"training": {"phases": {
-        "main": {"train_loss": [3.0, 2.0, 1.5], "valid_loss": [2.5, 2.0]},
-        "surrogate": {"train_loss": "broken"},
-        "empty": {},
-    }}}
+    meta = {
+        "training": {
+            "phases": {
+                "main": {"train_loss": [3.0, 2.0, 1.5], "valid_loss": [2.5, 2.0]},
+                "surrogate": {"train_loss": "broken"},
+                "empty": {},
+            }
+        }
+    }
     curves = rep.training_curves(meta)
     assert list(curves) == ["main"]
     df = curves["main"]
@@ -130,9 +140,13 @@ def test_training_curves_pad_and_skip_malformed():
 
 
 def test_config_table_lists_fields_and_modalities():
-    cfg = {"model": "lmf", "config": {"rank": 4, "dims": {"language": 8}},
-           "specs": [{"name": "language", "kind": "tokens", "shape": [20],
-                      "likelihood": "categorical"}]}
+    cfg = {
+        "model": "lmf",
+        "config": {"rank": 4, "dims": {"language": 8}},
+        "specs": [
+            {"name": "language", "kind": "tokens", "shape": [20], "likelihood": "categorical"}
+        ],
+    }
     t = rep.config_table(cfg).set_index("field")["value"]
     assert t["model"] == "lmf" and t["rank"] == "4" and t["dims"] == '{"language": 8}'
     assert t["modality language"] == "tokens 20, categorical"
@@ -155,31 +169,68 @@ def test_weights_checksum_verified_against_the_file(tmp_path):
 
 
 # ---- information ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("recipe,pair,term", [
-    ("redundant", ("language", "visual"), "redundancy"),
-    ("unique_visual", ("language", "visual"), "unique2"),
-    ("unique_visual", ("visual", "acoustic"), "unique1"),
-    ("unique_acoustic", ("language", "visual"), "none"),
-    ("synergy", ("language", "acoustic"), "synergy"),
-    ("synergy", ("visual", "acoustic"), "none"),
-    ("negation", ("language", "acoustic"), "unique1"),
-    ("all", ("language", "visual"), "mixture"),
-])
+@pytest.mark.parametrize(
+    "recipe,pair,term",
+    [
+        ("redundant", ("language", "visual"), "redundancy"),
+        ("unique_visual", ("language", "visual"), "unique2"),
+        ("unique_visual", ("visual", "acoustic"), "unique1"),
+        ("unique_acoustic", ("language", "visual"), "none"),
+        ("synergy", ("language", "acoustic"), "synergy"),
+        ("synergy", ("visual", "acoustic"), "none"),
+        ("negation", ("language", "acoustic"), "unique1"),
+        ("all", ("language", "visual"), "mixture"),
+    ],
+)
 def test_recipe_ground_truth(recipe, pair, term):
     assert rep.recipe_truth(recipe, *pair)[0] == term
 
 
 def test_pid_with_truth_marks_agreement():
-    pid = pd.DataFrame([
-        {"group": "redundant", "modality1": "language", "modality2": "visual",
-         "redundancy": 0.6, "unique1": 0.3, "unique2": 0.0, "synergy": 0.0, "total": 0.9},
-        {"group": "unique_visual", "modality1": "language", "modality2": "visual",
-         "redundancy": 0.0, "unique1": 0.0, "unique2": 0.6, "synergy": 0.0, "total": 0.6},
-        {"group": "synergy", "modality1": "language", "modality2": "visual",
-         "redundancy": 0.0, "unique1": 0.0, "unique2": 0.0, "synergy": 0.01, "total": 0.01},
-        {"group": "all", "modality1": "language", "modality2": "visual",
-         "redundancy": 0.1, "unique1": 0.0, "unique2": 0.0, "synergy": 0.2, "total": 0.3},
-    ])
+    pid = pd.DataFrame(
+        [
+            {
+                "group": "redundant",
+                "modality1": "language",
+                "modality2": "visual",
+                "redundancy": 0.6,
+                "unique1": 0.3,
+                "unique2": 0.0,
+                "synergy": 0.0,
+                "total": 0.9,
+            },
+            {
+                "group": "unique_visual",
+                "modality1": "language",
+                "modality2": "visual",
+                "redundancy": 0.0,
+                "unique1": 0.0,
+                "unique2": 0.6,
+                "synergy": 0.0,
+                "total": 0.6,
+            },
+            {
+                "group": "synergy",
+                "modality1": "language",
+                "modality2": "visual",
+                "redundancy": 0.0,
+                "unique1": 0.0,
+                "unique2": 0.0,
+                "synergy": 0.01,
+                "total": 0.01,
+            },
+            {
+                "group": "all",
+                "modality1": "language",
+                "modality2": "visual",
+                "redundancy": 0.1,
+                "unique1": 0.0,
+                "unique2": 0.0,
+                "synergy": 0.2,
+                "total": 0.3,
+            },
+        ]
+    )
     out = rep.pid_with_truth(pid)
     assert list(out["truth"]) == ["redundancy", "unique(visual)", "synergy", "mixture"]
     assert list(out["measured"]) == ["redundancy", "unique(visual)", "none", "synergy"]
@@ -188,8 +239,12 @@ def test_pid_with_truth_marks_agreement():
 
 def test_missing_drop_table():
     metas = {
-        "tfn": {"metrics": {"acc2": 0.8, "missing": {"-language": 0.6, "-visual-acoustic": 0.7,
-                                                     "-visual": 0.79}}},
+        "tfn": {
+            "metrics": {
+                "acc2": 0.8,
+                "missing": {"-language": 0.6, "-visual-acoustic": 0.7, "-visual": 0.79},
+            }
+        },
         "oracle": {"metrics": {"test_accuracy": 0.9}},
     }
     t = rep.missing_drop_table(metas)
@@ -238,12 +293,16 @@ def test_target_and_method_options():
     assert all(v is None for v in rep.method_options(lmf, ["language", "visual"]).values())
     from mmviz.data.base import ModalitySpec
 
-    text = ModalitySpec("text", "tokens", (6,), "categorical", "int64",
-                        vocab=("<pad>", "<unk>", "a", "b"))
+    text = ModalitySpec(
+        "text", "tokens", (6,), "categorical", "int64", vocab=("<pad>", "<unk>", "a", "b")
+    )
     oracle = OracleClassifier(OracleConfig(modality="text", num_classes=2), {"text": text})
     methods = rep.method_options(oracle, ["text"])
     assert [k for k, v in methods.items() if v is None] == [
-        "Occlusion", "FeatureAblation", "ShapleyValueSampling"]
+        "Occlusion",
+        "FeatureAblation",
+        "ShapleyValueSampling",
+    ]
     assert "without an nn.Embedding" in methods["Saliency"]
 
 
@@ -261,16 +320,19 @@ def test_target_choice_builds_the_right_target():
 
 
 def test_token_words_and_shapley_check():
-    words, vals = rep.token_words(np.array([3, 2, 0, 0]), np.array([0.5, -1.0, 9.0, 9.0]),
-                                  ("<pad>", "<unk>", "good", "not"))
+    words, vals = rep.token_words(
+        np.array([3, 2, 0, 0]), np.array([0.5, -1.0, 9.0, 9.0]), ("<pad>", "<unk>", "good", "not")
+    )
     assert words == ["not", "good"] and list(vals) == [0.5, -1.0]
     c = rep.shapley_check({"a": 0.25, "b": 0.5}, 1.0, 0.25)
     assert c["sum"] == 0.75 and c["expected"] == 0.75 and c["gap"] == 0.0
 
 
 # ---- fusion lab ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("dims,d_h,rank", [((64, 32, 32), 64, 4), ((5, 9, 3), 7, 1),
-                                            ((1, 1), 2, 16), ((12, 8, 6, 4), 10, 3)])
+@pytest.mark.parametrize(
+    "dims,d_h,rank",
+    [((64, 32, 32), 64, 4), ((5, 9, 3), 7, 1), ((1, 1), 2, 16), ((12, 8, 6, 4), 10, 3)],
+)
 def test_parameter_formulas_equal_the_real_modules(dims, d_h, rank):
     counts = lab.param_counts(dims, d_h, rank)
     real = lab.module_param_counts(dims, d_h, rank)
@@ -292,7 +354,9 @@ def test_parameter_formulas_equal_full_models():
 def test_params_vs_rank_and_size():
     t = lab.params_vs_rank([8, 4, 4], 8, [1, 2, 4])
     assert t["tfn"].nunique() == 1 and list(np.diff(t["lmf"])) == [
-        t["lmf"][1] - t["lmf"][0], t["lmf"][2] - t["lmf"][1]]
+        t["lmf"][1] - t["lmf"][0],
+        t["lmf"][2] - t["lmf"][1],
+    ]
     assert (np.diff(t["lmf"]) > 0).all()
     s = lab.params_vs_size([8, 4, 4], 8, 2, scales=(1, 2))
     # TFN grows with the product of (d+1), LMF with the sum
@@ -343,8 +407,9 @@ def test_lab_scores_toggles_and_noise():
     assert not np.allclose(some["score"], full["score"])
     for cid, m in models.items():
         with torch.no_grad():
-            want = float(m.predict(lab.perturb(x, {"language": -10.0}, {"language": 12}),
-                                   ["language"])[0])
+            want = float(
+                m.predict(lab.perturb(x, {"language": -10.0}, {"language": 12}), ["language"])[0]
+            )
         assert float(some.set_index("model").loc[cid, "score"]) == pytest.approx(want)
     with pytest.raises(ValueError, match="at least one modality"):
         lab.lab_scores(models, x, [], {})
@@ -375,8 +440,18 @@ def test_results_files(tmp_path):
     with pytest.raises(ValueError, match="must hold 'rows'"):
         lab.read_rank_study(bad)
     good = tmp_path / "rank.json"
-    rows = [{"rank": r, "seed": s, "acc2": 0.5 + r / 10 + s / 100, "mae": 1.0, "corr": 0.1,
-             "fusion_params": 10 * r} for r in (4, 1) for s in (0, 1)]
+    rows = [
+        {
+            "rank": r,
+            "seed": s,
+            "acc2": 0.5 + r / 10 + s / 100,
+            "mae": 1.0,
+            "corr": 0.1,
+            "fusion_params": 10 * r,
+        }
+        for r in (4, 1)
+        for s in (0, 1)
+    ]
     good.write_text(json.dumps({"rows": rows}))
     df = lab.read_rank_study(good)
     assert list(df["rank"]) == [1, 1, 4, 4]
@@ -387,11 +462,16 @@ def test_results_files(tmp_path):
 
 
 def test_interaction_table_and_words():
-    metas = {"a": {"metrics": {"by_interaction": {"redundant": 0.9, "synergy": 0.5}}},
-             "b": {"metrics": {}}}
+    metas = {
+        "a": {"metrics": {"by_interaction": {"redundant": 0.9, "synergy": 0.5}}},
+        "b": {"metrics": {}},
+    }
     t = lab.interaction_table(metas)
     assert list(t.index) == ["a"] and t.loc["a", "synergy"] == 0.5
     assert lab.words_of(np.array([2, 3, 0]), ("<pad>", "<unk>", "not", "good")) == [
-        "not", "good", "·"]
+        "not",
+        "good",
+        "·",
+    ]
     assert lab.feature_names({"visual_features": ["s", "f"]}, "visual", 2) == ["s", "f"]
     assert lab.feature_names({}, "visual", 2) == ["f0", "f1"]

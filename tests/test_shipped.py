@@ -122,6 +122,7 @@ def test_shipped_checkpoint_is_what_its_recipe_trains(cid):
     meta = json.loads((CHECKPOINT_ROOT / cid / "meta.json").read_text())
     cls = model_class(r.model)
     assert config["model"] == r.model
+
     def as_json(x: object) -> object:  # tuples in a config are lists once in config.json
         return json.loads(json.dumps(x))
 

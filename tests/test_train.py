@@ -38,8 +38,15 @@ def test_a_phase_start_hook_runs_once_after_the_phases_before_it():
     surrogate phase's start hook once, after the main phase and before the surrogates step."""
     torch.manual_seed(0)
     ds = toy_dataset()
-    cfg = MFMConfig(hidden=16, zy_dim=4, za_dim=2, factor_dim=8, label_as_target=False,
-                    num_classes=4, surrogate_warm_start=True)
+    cfg = MFMConfig(
+        hidden=16,
+        zy_dim=4,
+        za_dim=2,
+        factor_dim=8,
+        label_as_target=False,
+        num_classes=4,
+        surrogate_warm_start=True,
+    )
     model = MFM(cfg, ds.specs)
     initial = {k: v.clone() for k, v in model.y_features.state_dict().items()}
     calls: list[dict[str, torch.Tensor]] = []

@@ -243,9 +243,7 @@ def _part2_checkpoints(root: Path) -> dict[str, str]:
         "vae": [i.id for i in infos if i.generative and "label" in i.modalities],
         "fusion": [i.id for i in infos if i.model == "lmf"],
     }
-    return {
-        k: (PREFERRED[k] if PREFERRED[k] in ids else ids[0]) for k, ids in kinds.items() if ids
-    }
+    return {k: (PREFERRED[k] if PREFERRED[k] in ids else ids[0]) for k, ids in kinds.items() if ids}
 
 
 def time_part2(root: Path, repeats: int, errors: list[str], cold_ms: dict) -> dict[str, Any]:

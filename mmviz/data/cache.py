@@ -74,10 +74,15 @@ def from_arrays(arrays: dict[str, np.ndarray]) -> MultimodalDataset:
     sizes = {len(v) for g in ("data", "target", "factor") for v in groups[g].values()}
     shapes = [m for m in specs if groups["data"][m].shape[1:] != specs[m].shape]
     n = sizes.pop() if len(sizes) == 1 else -1
-    splits_ok = all(v.ndim == 1 and (v.size == 0 or 0 <= v.min() <= v.max() < n)
-                    for v in groups["split"].values())
-    if n < 0 or shapes or not splits_ok or not all(
-        isinstance(header.get(k), dict) for k in ("factor_kinds", "info")
+    splits_ok = all(
+        v.ndim == 1 and (v.size == 0 or 0 <= v.min() <= v.max() < n)
+        for v in groups["split"].values()
+    )
+    if (
+        n < 0
+        or shapes
+        or not splits_ok
+        or not all(isinstance(header.get(k), dict) for k in ("factor_kinds", "info"))
     ):
         raise ValueError(f"cache arrays disagree with its header (shapes of {shapes}, {n} rows)")
     return MultimodalDataset(

@@ -70,27 +70,146 @@ ACOUSTIC_FEATURES = ("pitch_mean", "pitch_range", "energy", "speaking_rate", "ji
 
 POSITIVE: dict[int, tuple[str, ...]] = {
     1: ("good", "nice", "fine", "pleasant", "decent", "enjoyable", "fun", "solid", "sweet", "cute"),
-    2: ("great", "love", "loved", "beautiful", "funny", "charming", "impressive", "wonderful",
-        "excellent", "touching"),
-    3: ("amazing", "awesome", "brilliant", "fantastic", "incredible", "perfect", "masterpiece",
-        "outstanding", "superb", "stunning"),
+    2: (
+        "great",
+        "love",
+        "loved",
+        "beautiful",
+        "funny",
+        "charming",
+        "impressive",
+        "wonderful",
+        "excellent",
+        "touching",
+    ),
+    3: (
+        "amazing",
+        "awesome",
+        "brilliant",
+        "fantastic",
+        "incredible",
+        "perfect",
+        "masterpiece",
+        "outstanding",
+        "superb",
+        "stunning",
+    ),
 }
 NEGATIVE: dict[int, tuple[str, ...]] = {
     1: ("bad", "boring", "dull", "weak", "poor", "bland", "silly", "messy", "flat", "forgettable"),
-    2: ("hate", "hated", "awful", "stupid", "annoying", "ugly", "lame", "pointless",
-        "disappointing", "painful"),
-    3: ("terrible", "horrible", "worst", "disgusting", "atrocious", "unbearable", "garbage",
-        "pathetic", "dreadful", "abysmal"),
+    2: (
+        "hate",
+        "hated",
+        "awful",
+        "stupid",
+        "annoying",
+        "ugly",
+        "lame",
+        "pointless",
+        "disappointing",
+        "painful",
+    ),
+    3: (
+        "terrible",
+        "horrible",
+        "worst",
+        "disgusting",
+        "atrocious",
+        "unbearable",
+        "garbage",
+        "pathetic",
+        "dreadful",
+        "abysmal",
+    ),
 }
 NEUTRAL = (
-    "the", "a", "it", "was", "and", "i", "this", "movie", "is", "of", "to", "that", "film",
-    "um", "uh", "in", "he", "she", "they", "plot", "story", "actor", "actress", "acting", "scene",
-    "scenes", "ending", "music", "director", "script", "character", "characters", "were", "an",
-    "on", "with", "for", "we", "you", "my", "his", "her", "think", "thought", "felt", "saw",
-    "watched", "just", "about", "kind", "of", "thing", "things", "part", "whole", "time", "guy",
-    "people", "there", "what", "when", "then", "also", "some", "all", "one", "first", "end",
-    "camera", "cast", "dialogue", "effects", "theater", "seen", "went", "see", "know", "mean",
-    "basically", "honestly", "actually", "yeah", "well", "lot", "bit", "again", "did",
+    "the",
+    "a",
+    "it",
+    "was",
+    "and",
+    "i",
+    "this",
+    "movie",
+    "is",
+    "of",
+    "to",
+    "that",
+    "film",
+    "um",
+    "uh",
+    "in",
+    "he",
+    "she",
+    "they",
+    "plot",
+    "story",
+    "actor",
+    "actress",
+    "acting",
+    "scene",
+    "scenes",
+    "ending",
+    "music",
+    "director",
+    "script",
+    "character",
+    "characters",
+    "were",
+    "an",
+    "on",
+    "with",
+    "for",
+    "we",
+    "you",
+    "my",
+    "his",
+    "her",
+    "think",
+    "thought",
+    "felt",
+    "saw",
+    "watched",
+    "just",
+    "about",
+    "kind",
+    "of",
+    "thing",
+    "things",
+    "part",
+    "whole",
+    "time",
+    "guy",
+    "people",
+    "there",
+    "what",
+    "when",
+    "then",
+    "also",
+    "some",
+    "all",
+    "one",
+    "first",
+    "end",
+    "camera",
+    "cast",
+    "dialogue",
+    "effects",
+    "theater",
+    "seen",
+    "went",
+    "see",
+    "know",
+    "mean",
+    "basically",
+    "honestly",
+    "actually",
+    "yeah",
+    "well",
+    "lot",
+    "bit",
+    "again",
+    "did",
 )
 NEUTRAL = tuple(dict.fromkeys(NEUTRAL))  # drop repeats, keep order (frequency rank)
 INTENSIFIERS = ("very", "really", "so")
@@ -182,9 +301,7 @@ def _check_count(name: str, n: object, minimum: int) -> int:
 
 
 # ---- language --------------------------------------------------------------------------------
-def _sentiment_phrase(
-    r: random.Random, polarity: int, strength: int, intensify: bool
-) -> list[int]:
+def _sentiment_phrase(r: random.Random, polarity: int, strength: int, intensify: bool) -> list[int]:
     """[intensifier] word with this signed lexicon polarity and strength."""
     words = POSITIVE[strength] if polarity > 0 else NEGATIVE[strength]
     phrase = [WORD_ID[r.choice(INTENSIFIERS)]] if intensify else []
@@ -264,8 +381,13 @@ def _standardise(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _build(
-    seed: int, n_train: int, n_valid: int, n_test: int, mix: dict[str, float],
-    noise: dict[str, float], version: str,
+    seed: int,
+    n_train: int,
+    n_valid: int,
+    n_test: int,
+    mix: dict[str, float],
+    noise: dict[str, float],
+    version: str,
 ) -> MultimodalDataset:
     n = n_train + n_valid + n_test
     rng = np.random.default_rng([seed, 7001])
@@ -374,15 +496,28 @@ def _build(
 
     specs = {
         "language": ModalitySpec(
-            "language", "tokens", (T,), "categorical", dtype="int64", vocab=VOCAB,
+            "language",
+            "tokens",
+            (T,),
+            "categorical",
+            dtype="int64",
+            vocab=VOCAB,
             description=f"the utterance's words, one token per step, right-padded to {T}",
         ),
         "visual": ModalitySpec(
-            "visual", "sequence", (T, nv), "gaussian", value_range=vrange(visual),
+            "visual",
+            "sequence",
+            (T, nv),
+            "gaussian",
+            value_range=vrange(visual),
             description="per-word facial features (standardised): " + ", ".join(VISUAL_FEATURES),
         ),
         "acoustic": ModalitySpec(
-            "acoustic", "sequence", (T, na), "gaussian", value_range=vrange(acoustic),
+            "acoustic",
+            "sequence",
+            (T, na),
+            "gaussian",
+            value_range=vrange(acoustic),
             description="per-word prosody (standardised): " + ", ".join(ACOUSTIC_FEATURES),
         ),
     }
@@ -407,11 +542,17 @@ def _build(
         },
     }
     return MultimodalDataset(
-        name=NAME, version=version, seed=seed,
+        name=NAME,
+        version=version,
+        seed=seed,
         specs=specs,
         data={"language": language, "visual": visual, "acoustic": acoustic},
-        targets=targets, target="score", factors=factors, factor_kinds=kinds,
-        splits=splits, info=info,
+        targets=targets,
+        target="score",
+        factors=factors,
+        factor_kinds=kinds,
+        splits=splits,
+        info=info,
     )
 
 
@@ -431,8 +572,12 @@ def load_sentiment(
     n_test = _check_count("n_test", n_test, 0)
     mix_r, noise_r = _resolve_mix(mix), _resolve_noise(noise)
     params = {
-        "seed": seed, "n_train": n_train, "n_valid": n_valid, "n_test": n_test,
-        "mix": mix_r, "noise": noise_r,
+        "seed": seed,
+        "n_train": n_train,
+        "n_valid": n_valid,
+        "n_test": n_test,
+        "mix": mix_r,
+        "noise": noise_r,
     }
     version = version_hash(GENERATOR_VERSION, params)
     return load_or_build(

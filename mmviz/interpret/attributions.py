@@ -167,8 +167,9 @@ class GeneratedClass:
     def _logits(self, model: MultimodalModel, z: dict[str, Tensor]) -> Tensor:
         spec = model.specs[self.modality]
         if spec.kind != "categorical":
-            raise ValueError(f"GeneratedClass needs a categorical modality; {self.modality!r} "
-                             f"is {spec.kind}")
+            raise ValueError(
+                f"GeneratedClass needs a categorical modality; {self.modality!r} is {spec.kind}"
+            )
         return model.decode(z, [self.modality])[self.modality]
 
     def resolve_index(
@@ -210,8 +211,10 @@ class LatentDim:
     def resolve_index(self, model, inputs, observed) -> None:  # noqa: ANN001 - uniform API
         size = model.latent_groups.get(self.group)
         if size is None:
-            raise ValueError(f"{model.name} has no latent group {self.group!r}; it has "
-                             f"{list(model.latent_groups)}")
+            raise ValueError(
+                f"{model.name} has no latent group {self.group!r}; it has "
+                f"{list(model.latent_groups)}"
+            )
         if not 0 <= self.dim < size:
             raise ValueError(f"latent group {self.group!r} has {size} dimensions, not {self.dim}")
         return None
@@ -237,8 +240,10 @@ class ImageRegion:
 
     def describe(self) -> str:
         ch = "" if self.channel is None else f", channel {self.channel}"
-        return (f"intensity of generated {self.modality} rows {self.rows[0]}:{self.rows[1]}, "
-                f"cols {self.cols[0]}:{self.cols[1]}{ch}")
+        return (
+            f"intensity of generated {self.modality} rows {self.rows[0]}:{self.rows[1]}, "
+            f"cols {self.cols[0]}:{self.cols[1]}{ch}"
+        )
 
     def excluded_modality(self, model: MultimodalModel) -> str | None:
         return self.modality
@@ -246,8 +251,9 @@ class ImageRegion:
     def _region(self, model: MultimodalModel, z: dict[str, Tensor]) -> Tensor:
         spec = model.specs[self.modality]
         if len(spec.shape) != 3:
-            raise ValueError(f"ImageRegion needs a (C, H, W) modality; {self.modality!r} has "
-                             f"shape {spec.shape}")
+            raise ValueError(
+                f"ImageRegion needs a (C, H, W) modality; {self.modality!r} has shape {spec.shape}"
+            )
         x = to_data_space(spec, model.decode(z, [self.modality])[self.modality])
         if self.channel is not None:
             x = x[:, self.channel : self.channel + 1]
@@ -274,8 +280,10 @@ def default_observed(
     skip = target.excluded_modality(model)
     obs = [m for m in model.modalities if m in inputs and m != skip]
     if not obs:
-        raise UnsupportedSubset(f"no input modality to attribute to (inputs: {list(inputs)}, "
-                                f"model: {model.modalities}, target reads {skip!r})")
+        raise UnsupportedSubset(
+            f"no input modality to attribute to (inputs: {list(inputs)}, "
+            f"model: {model.modalities}, target reads {skip!r})"
+        )
     return obs
 
 
@@ -341,36 +349,74 @@ class MethodSpec:
 
 
 _TOKEN_BASELINE = ParamSpec(
-    "token_baseline", str, "pad", choices=("pad", "unk"),
+    "token_baseline",
+    str,
+    "pad",
+    choices=("pad", "unk"),
     help="what a removed word becomes: PAD (for gradient methods, its embedding; zero in "
     "these models) or the unknown word UNK",
 )
 _PER_EVAL = ParamSpec(
-    "perturbations_per_eval", int, 32, 1, 1024,
+    "perturbations_per_eval",
+    int,
+    32,
+    1,
+    1024,
     help="perturbed copies evaluated in one batch (speed vs memory; results are identical)",
 )
 _GROUPING = ParamSpec(
-    "sequence_grouping", str, "step_feature", choices=("step_feature", "step"),
+    "sequence_grouping",
+    str,
+    "step_feature",
+    choices=("step_feature", "step"),
     help="perturb sequences one (time step, feature) at a time, or whole time steps",
 )
 _PATCH = ParamSpec(
-    "image_patch", int, 1, 1, 16,
+    "image_patch",
+    int,
+    1,
+    1,
+    16,
     help="images are perturbed in patches of this many pixels per side (all channels at once)",
 )
 _SEED = ParamSpec("seed", int, 0, 0, 2**31 - 1, help="random seed (same seed, same result)")
 
 METHODS: dict[str, MethodSpec] = {
     "IntegratedGradients": MethodSpec(
-        "IntegratedGradients", "IntegratedGradients", "gradient",
+        "IntegratedGradients",
+        "IntegratedGradients",
+        "gradient",
         (
-            ParamSpec("n_steps", int, 32, 2, 1024, help="points on the path from baseline to "
-                      "input; more = smaller convergence delta"),
-            ParamSpec("method", str, "gausslegendre", choices=(
-                "gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right",
-                "riemann_middle"), help="quadrature rule for the path integral (Captum's "
-                "`method` argument)", label="integration rule"),
-            ParamSpec("internal_batch_size", int, 0, 0, 65536, help="path points evaluated per "
-                      "batch (0: all at once)"),
+            ParamSpec(
+                "n_steps",
+                int,
+                32,
+                2,
+                1024,
+                help="points on the path from baseline to input; more = smaller convergence delta",
+            ),
+            ParamSpec(
+                "method",
+                str,
+                "gausslegendre",
+                choices=(
+                    "gausslegendre",
+                    "riemann_trapezoid",
+                    "riemann_left",
+                    "riemann_right",
+                    "riemann_middle",
+                ),
+                help="quadrature rule for the path integral (Captum's `method` argument)",
+                label="integration rule",
+            ),
+            ParamSpec(
+                "internal_batch_size",
+                int,
+                0,
+                0,
+                65536,
+                help="path points evaluated per batch (0: all at once)",
+            ),
             _TOKEN_BASELINE,
         ),
         True,
@@ -378,21 +424,35 @@ METHODS: dict[str, MethodSpec] = {
         "sum to f(input) - f(baseline) up to the reported delta (Sundararajan et al. 2017).",
     ),
     "Saliency": MethodSpec(
-        "Saliency", "Saliency", "gradient",
+        "Saliency",
+        "Saliency",
+        "gradient",
         (ParamSpec("abs", bool, True, help="absolute value of the gradient"), _TOKEN_BASELINE),
         False,
         "The gradient of the target at the input: local sensitivity, not a decomposition.",
     ),
     "InputXGradient": MethodSpec(
-        "InputXGradient", "InputXGradient", "gradient", (_TOKEN_BASELINE,), False,
+        "InputXGradient",
+        "InputXGradient",
+        "gradient",
+        (_TOKEN_BASELINE,),
+        False,
         "Input times gradient: a first-order estimate of each input's contribution.",
     ),
     "GradientShap": MethodSpec(
-        "GradientShap", "GradientShap", "gradient",
+        "GradientShap",
+        "GradientShap",
+        "gradient",
         (
             ParamSpec("n_samples", int, 16, 1, 1024, help="random points per input"),
-            ParamSpec("stdevs", float, 0.0, 0.0, 10.0, help="Gaussian noise added to the input "
-                      "at each sample"),
+            ParamSpec(
+                "stdevs",
+                float,
+                0.0,
+                0.0,
+                10.0,
+                help="Gaussian noise added to the input at each sample",
+            ),
             _TOKEN_BASELINE,
             _SEED,
         ),
@@ -401,10 +461,13 @@ METHODS: dict[str, MethodSpec] = {
         "times (input - baseline); approximates SHAP values (Lundberg & Lee 2017).",
     ),
     "Occlusion": MethodSpec(
-        "Occlusion", "Occlusion", "perturbation",
+        "Occlusion",
+        "Occlusion",
+        "perturbation",
         (
-            ParamSpec("window", int, 1, 1, 32,
-                      help="time steps / pixels per side occluded at once"),
+            ParamSpec(
+                "window", int, 1, 1, 32, help="time steps / pixels per side occluded at once"
+            ),
             ParamSpec("stride", int, 1, 1, 32, help="step between windows"),
             _GROUPING,
             _TOKEN_BASELINE,
@@ -415,13 +478,17 @@ METHODS: dict[str, MethodSpec] = {
         "(Zeiler & Fergus 2014); each window's change is spread over its elements.",
     ),
     "FeatureAblation": MethodSpec(
-        "FeatureAblation", "FeatureAblation", "perturbation",
+        "FeatureAblation",
+        "FeatureAblation",
+        "perturbation",
         (_GROUPING, _PATCH, _TOKEN_BASELINE, _PER_EVAL),
         False,
         "Change of the target when one feature (group) at a time is replaced by the baseline.",
     ),
     "ShapleyValueSampling": MethodSpec(
-        "ShapleyValueSampling", "ShapleyValueSampling", "perturbation",
+        "ShapleyValueSampling",
+        "ShapleyValueSampling",
+        "perturbation",
         (
             ParamSpec("n_samples", int, 10, 1, 1000, help="random feature orderings"),
             _GROUPING,
@@ -569,7 +636,9 @@ class TappedInputs:
         return out
 
     def run(
-        self, fn: Callable[[dict[str, Tensor]], Tensor], tensors: Sequence[Tensor],
+        self,
+        fn: Callable[[dict[str, Tensor]], Tensor],
+        tensors: Sequence[Tensor],
         ids: Sequence[Tensor],
     ) -> Tensor:
         """fn(model inputs) with the embedding tables fed from `tensors`."""
@@ -721,8 +790,9 @@ class Attributor:
 
     def __init__(self, method_name: str, **params: Any) -> None:
         if method_name not in METHODS:
-            raise ValueError(f"unknown attribution method {method_name!r}; choose from: "
-                             f"{', '.join(METHODS)}")
+            raise ValueError(
+                f"unknown attribution method {method_name!r}; choose from: {', '.join(METHODS)}"
+            )
         self.spec = METHODS[method_name]
         known = {p.name for p in self.spec.params}
         unknown = sorted(set(params) - known)
@@ -756,7 +826,9 @@ class Attributor:
             with torch.no_grad():
                 index = target.resolve_index(model, inputs, obs)
             taps = TappedInputs(
-                model, inputs, obs,
+                model,
+                inputs,
+                obs,
                 perturb_tokens=self.spec.kind == "perturbation",
                 token_baseline=p["token_baseline"],
                 baselines=baselines,
@@ -789,14 +861,22 @@ class Attributor:
         )
 
     def _run(
-        self, ca: Any, forward: Callable[..., Tensor], taps: TappedInputs,
-        tensors: tuple[Tensor, ...], base: tuple[Tensor, ...], extra: tuple,
+        self,
+        ca: Any,
+        forward: Callable[..., Tensor],
+        taps: TappedInputs,
+        tensors: tuple[Tensor, ...],
+        base: tuple[Tensor, ...],
+        extra: tuple,
     ) -> tuple[tuple[Tensor, ...], np.ndarray | None]:
         p, name = self.params, self.spec.name
         if name == "IntegratedGradients":
             attrs, delta = ca.IntegratedGradients(forward).attribute(
-                tensors, baselines=base, additional_forward_args=extra,
-                n_steps=p["n_steps"], method=p["method"],
+                tensors,
+                baselines=base,
+                additional_forward_args=extra,
+                n_steps=p["n_steps"],
+                method=p["method"],
                 internal_batch_size=p["internal_batch_size"] or None,
                 return_convergence_delta=True,
             )
@@ -813,22 +893,31 @@ class Attributor:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(p["seed"])
                 attrs, delta = ca.GradientShap(forward).attribute(
-                    tensors, baselines=tuple(b[:1] for b in base),
-                    n_samples=p["n_samples"], stdevs=p["stdevs"],
-                    additional_forward_args=extra, return_convergence_delta=True,
+                    tensors,
+                    baselines=tuple(b[:1] for b in base),
+                    n_samples=p["n_samples"],
+                    stdevs=p["stdevs"],
+                    additional_forward_args=extra,
+                    return_convergence_delta=True,
                 )
             return tuple(attrs), delta.detach().double().cpu().numpy()
         if name == "Occlusion":
             shapes, strides = taps.windows(p["window"], p["stride"], p["sequence_grouping"])
             attrs = ca.Occlusion(forward).attribute(
-                tensors, sliding_window_shapes=shapes, strides=strides, baselines=base,
-                additional_forward_args=extra, perturbations_per_eval=p["perturbations_per_eval"],
+                tensors,
+                sliding_window_shapes=shapes,
+                strides=strides,
+                baselines=base,
+                additional_forward_args=extra,
+                perturbations_per_eval=p["perturbations_per_eval"],
             )
             sizes = [math.prod(s) for s in shapes]
             return tuple(a / s for a, s in zip(attrs, sizes, strict=True)), None
         masks = taps.feature_masks(p["sequence_grouping"], p["image_patch"])
         kwargs = dict(
-            baselines=base, feature_mask=masks, additional_forward_args=extra,
+            baselines=base,
+            feature_mask=masks,
+            additional_forward_args=extra,
             perturbations_per_eval=p["perturbations_per_eval"],
         )
         if name == "FeatureAblation":

@@ -50,6 +50,7 @@ def single_threaded(fn: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
+
 # ---------------------------------------------------------------------------------------------
 # Basic estimators
 # ---------------------------------------------------------------------------------------------
@@ -414,8 +415,13 @@ def dci(
             continue
         if model == "forest":
             cls = ExtraTreesRegressor if continuous else ExtraTreesClassifier
-            est = cls(n_estimators=n_estimators, max_depth=max_depth, max_features=None,
-                      random_state=seed, n_jobs=1).fit(zs[train], y[train])
+            est = cls(
+                n_estimators=n_estimators,
+                max_depth=max_depth,
+                max_features=None,
+                random_state=seed,
+                n_jobs=1,
+            ).fit(zs[train], y[train])
             imp[name] = est.feature_importances_
         elif model == "ridge":
             if continuous:

@@ -37,8 +37,10 @@ from mmviz.models.base import MultimodalModel, to_data_space
 def _check_mfm(model: MultimodalModel) -> list[str]:
     for attr in ("factors", "decode_from_factors", "factors_from_latents"):
         if not hasattr(model, attr):
-            raise TypeError(f"{model.name} has no {attr}(): MFM interpretation needs MFM's "
-                            "factor API (F_y, F_a_i and decoding from factors)")
+            raise TypeError(
+                f"{model.name} has no {attr}(): MFM interpretation needs MFM's "
+                "factor API (F_y, F_a_i and decoding from factors)"
+            )
     return list(getattr(model, "inputs", model.modalities))
 
 
@@ -106,8 +108,16 @@ def factor_information(
                 i_a = mi_knn(xr, pca_reduce(fa, n_components), k=k, seed=seed)
                 label = f"KSG kNN (k={k}, {n_components} PCA components, noise {noise:g})"
             ratio = i_a / i_y if i_y > 0 else float("inf") if i_a > 0 else float("nan")
-            rows.append({"modality": m, "estimator": label, "I_shared": i_y, "I_specific": i_a,
-                         "ratio": ratio, "n": len(x)})
+            rows.append(
+                {
+                    "modality": m,
+                    "estimator": label,
+                    "I_shared": i_y,
+                    "I_specific": i_a,
+                    "ratio": ratio,
+                    "n": len(x),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -226,11 +236,16 @@ def generative_sensitivity(
             shared = _jacobian_norms(model, f, m, "y", space)
             specific = _jacobian_norms(model, f, m, m, space)
             s, a = float(shared.mean()), float(specific.mean())
-            rows.append({
-                "modality": m, "shared": s, "specific": a,
-                "ratio": a / s if s > 0 else float("inf") if a > 0 else float("nan"),
-                "shared_per_sample": shared.numpy(), "specific_per_sample": specific.numpy(),
-            })
+            rows.append(
+                {
+                    "modality": m,
+                    "shared": s,
+                    "specific": a,
+                    "ratio": a / s if s > 0 else float("inf") if a > 0 else float("nan"),
+                    "shared_per_sample": shared.numpy(),
+                    "specific_per_sample": specific.numpy(),
+                }
+            )
     finally:
         model.train(was_training)
     return pd.DataFrame(rows)

@@ -248,8 +248,10 @@ def pid_by_group(
         g = np.asarray(groups).ravel()
         ids = np.unique(g)
         sets = [
-            (str(group_names[int(i)]) if group_names is not None else str(i),
-             np.flatnonzero(g == i))
+            (
+                str(group_names[int(i)]) if group_names is not None else str(i),
+                np.flatnonzero(g == i),
+            )
             for i in ids
         ]
     rows = []

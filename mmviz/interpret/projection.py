@@ -21,7 +21,9 @@ from mmviz.models.base import MultimodalModel, UnsupportedSubset
 
 
 def _means(
-    model: MultimodalModel, inputs: dict[str, Tensor], observed: Sequence[str] | None,
+    model: MultimodalModel,
+    inputs: dict[str, Tensor],
+    observed: Sequence[str] | None,
     groups: Sequence[str],
 ) -> np.ndarray:
     post = model.encode(inputs, observed)
@@ -59,8 +61,7 @@ def latent_projection(
     if not groups:
         raise ValueError(f"{model.name} has no latent posterior to project")
     mods = (
-        list(modalities) if modalities is not None
-        else [m for m in model.modalities if m in inputs]
+        list(modalities) if modalities is not None else [m for m in model.modalities if m in inputs]
     )
     was_training = model.training
     model.eval()
@@ -94,11 +95,13 @@ def latent_projection(
         emb = tsne.fit_transform(stacked)
         coords = np.split(emb, len(blocks))
         attrs["perplexity"] = perp
-    df = pd.DataFrame({
-        "x": np.concatenate([c[:, 0] for c in coords]),
-        "y": np.concatenate([c[:, 1] for c in coords]),
-        "sample": np.tile(ids, len(blocks)),
-        "source": np.repeat(sources, n),
-    })
+    df = pd.DataFrame(
+        {
+            "x": np.concatenate([c[:, 0] for c in coords]),
+            "y": np.concatenate([c[:, 1] for c in coords]),
+            "sample": np.tile(ids, len(blocks)),
+            "source": np.repeat(sources, n),
+        }
+    )
     df.attrs.update(attrs)
     return df

@@ -121,12 +121,14 @@ def modality_shapley(
     finally:
         model.train(was_training)
     empty = (
-        f"given value {empty_value}" if empty_value is not None
+        f"given value {empty_value}"
+        if empty_value is not None
         else "missing-modality convention / prior mean (see mmviz.interpret.shapley)"
     )
     coalitions = (
         {_coalition_key(players, s): float(v.mean()) for s, v in sorted(game.cache.items())}
-        if method == "exact" else {}
+        if method == "exact"
+        else {}
     )
     return ShapleyResult(
         values={p: float(phi[:, i].mean()) for i, p in enumerate(players)},
@@ -168,8 +170,11 @@ def _sampled(game: _Game, m: int, n_samples: int, seed: int) -> Tensor:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         attrs = ShapleyValueSampling(forward).attribute(
-            ones, baselines=0.0, additional_forward_args=(torch.arange(game.n),),
-            n_samples=n_samples, perturbations_per_eval=1,
+            ones,
+            baselines=0.0,
+            additional_forward_args=(torch.arange(game.n),),
+            n_samples=n_samples,
+            perturbations_per_eval=1,
         )
     return attrs.double()
 

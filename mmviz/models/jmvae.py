@@ -90,7 +90,7 @@ def _subsets(modalities: list[str], mode: str, alpha: float) -> list[tuple[str, 
             raise ValueError(
                 f"subset_encoders='all' with {len(modalities)} modalities would build "
                 f"{2 ** len(modalities) - 2} subset encoders; it is limited to "
-                f"{MAX_ALL_SUBSETS_MODALITIES} modalities ({2 ** MAX_ALL_SUBSETS_MODALITIES - 2} "
+                f"{MAX_ALL_SUBSETS_MODALITIES} modalities ({2**MAX_ALL_SUBSETS_MODALITIES - 2} "
                 "encoders). Use 'unimodal', or MVAE, whose M experts serve every subset"
             )
         return [c for k in range(1, len(modalities)) for c in itertools.combinations(modalities, k)]

@@ -210,6 +210,7 @@ class MFM(MultimodalModel):
         )
         self.za = {m: int(c.za_dims.get(m, c.za_dim)) for m in self.inputs}
         enc = (c.hidden,) * c.enc_layers
+
         # encoders: Q(Z_y | X_1:M) = fusion of per-modality features; Q(Z_a_i | X_i)
         def encoder(m: str, out: int) -> nn.Module:
             return make_encoder(self.specs[m], enc, out, c.recurrent, c.conv_images)
