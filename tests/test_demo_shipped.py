@@ -55,9 +55,11 @@ def test_stored_demo_suite_is_what_the_checkpoint_does(cid):
         if a is not None:
             assert abs(a - b) <= SUMMARY_TOL, (path, a, b)
     # the traversal bases are the first 20 balanced samples in both runs: identical figures
-    for part in ("class_change", "print_hue_change"):
+    # (the class changes are counts; the hue change is a float mean that moves with the thread
+    # count's rounding, hence its tolerance)
+    for part, tol in (("class_change", 1e-9), ("print_hue_change", 1e-3)):
         old_part = stored["traversal_effect"].get(part, {})
-        assert old_part == pytest.approx(again["traversal_effect"].get(part, {}), abs=1e-6)
+        assert old_part == pytest.approx(again["traversal_effect"].get(part, {}), abs=tol)
 
 
 def test_the_default_checkpoint_is_the_best_on_the_suite():

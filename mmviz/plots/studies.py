@@ -252,6 +252,52 @@ def scaling_figure(result: Result) -> go.Figure:
     return _layout(fig, "Scaling with the number of modalities", height=360)
 
 
+def aggregation_figure(result: Result) -> go.Figure:
+    """Cross-modal coherence against the number of observed modalities, and log p(all), for
+    PoE, MoE and MoPoE."""
+    rows = result["rows"]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.65, 0.35],
+        subplot_titles=["coherence of generated modalities", "log p(all five)"],
+    )
+    colours = {"poe": BASELINE, "moe": "#2ca02c", "mopoe": OURS}
+    for r in rows:
+        by = r["coherence_by_subset_size"]
+        sizes = sorted(by, key=int)
+        fig.add_trace(
+            go.Scatter(
+                x=[int(k) for k in sizes],
+                y=[by[k] for k in sizes],
+                mode="lines+markers",
+                name=r["name"],
+                line={"color": colours.get(r["aggregator"], OURS)},
+                hovertemplate="%{x} observed: %{y:.1%}<extra>" + r["name"] + "</extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Bar(
+            x=[r["name"] for r in rows],
+            y=[r["log_p_all"] for r in rows],
+            marker_color=[colours.get(r["aggregator"], OURS) for r in rows],
+            text=[f"{r['log_p_all']:,.0f}" for r in rows],
+            textposition="outside",
+            cliponaxis=False,
+            showlegend=False,
+            hovertemplate="%{x}: %{y:,.1f} nats<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(title="observed modalities", dtick=1, row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(title="nats", row=1, col=2)
+    return _layout(fig, "PoE vs MoE vs MoPoE", height=360)
+
+
 FIGURES: dict[str, Callable[[Result], go.Figure]] = {
     "weak-supervision": weak_supervision_figure,
     "poe-vs-quotient": poe_figure,
@@ -259,6 +305,7 @@ FIGURES: dict[str, Callable[[Result], go.Figure]] = {
     "mfm-ablations": mfm_figure,
     "lmf-rank": lmf_rank_figure,
     "scaling-modalities": scaling_figure,
+    "aggregation": aggregation_figure,
 }
 
 
