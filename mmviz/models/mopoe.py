@@ -10,7 +10,7 @@ So it keeps the MVAE's M networks, and its mixture keeps a single precise expert
 the posterior over (PoE's weakness with many modalities: MMVAE's point), while each subset's
 product still sharpens with more evidence (PoE's strength).
 
-Objective (the paper's eq. 8, as its reference code computes it): one z per sample, drawn from
+Objective (the paper's eq. 8, computed the way its reference code does): one z per sample, from
 a mixture component assigned to that sample, reconstructs *every* modality; the KL of the
 mixture to the prior is replaced by the mean of its components' KLs (an upper bound, by the
 convexity of KL):
@@ -18,6 +18,11 @@ convexity of KL):
            - beta * 1/|P(X)| sum_S KL(q~(z | X_S) || p(z)).
 Every subset's posterior is thus trained to explain all modalities, which is what makes
 generation from one modality coherent.
+
+Differences from the reference code: the prior expert N(0, I) is multiplied into every
+subset's product (the MVAE's convention; the reference adds it to the full set only), and the
+batch is shared among components by `randperm(n) % P`, so when P does not divide the batch the
+first (single-modality) components get one sample more.
 """
 
 from __future__ import annotations
