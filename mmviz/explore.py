@@ -133,6 +133,18 @@ def is_generative(model: MultimodalModel) -> bool:
     return bool(model.latent_groups)
 
 
+@torch.inference_mode()
+def runner_up_class(
+    model: MultimodalModel, inputs: dict[str, Tensor], observed: Iterable[str] | None
+) -> tuple[int, int]:
+    """(number of classes, the second most probable class): the class the Attributions page
+    explains by default ("why not this one?"); 0 when there is a single class."""
+    probs = model.predict(inputs, None if observed is None else list(observed))[0]
+    n_classes = int(probs.shape[-1])
+    runner_up = int(torch.argsort(probs, descending=True)[1]) if n_classes > 1 else 0
+    return n_classes, runner_up
+
+
 def tokens_to_text(x: np.ndarray | Tensor, spec: ModalitySpec, cut_at_pad: bool = True) -> str:
     """Token ids (L,) or per-position probabilities (L, V) -> the phrase.
 

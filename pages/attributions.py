@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
 from mmviz import explore
 from mmviz import report as rep
@@ -108,12 +107,8 @@ with c2:
     if kind == "prediction":
         target_choice = rep.TargetChoice("prediction")
     elif kind == "class":
-        with torch.inference_mode():
-            probs = model.predict(inputs, [m for m in given if m != model.label_modality] or None)[
-                0
-            ]
-        n_classes = int(probs.shape[-1])
-        runner_up = int(torch.argsort(probs, descending=True)[1]) if n_classes > 1 else 0
+        observed = [m for m in given if m != model.label_modality] or None
+        n_classes, runner_up = explore.runner_up_class(model, inputs, observed)
         label = model.label_modality
         names = list(model.specs[label].vocab) if label else [str(k) for k in range(n_classes)]
         restore("att_class", runner_up, valid=lambda v: isinstance(v, int) and 0 <= v < n_classes)

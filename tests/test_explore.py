@@ -331,3 +331,13 @@ def ex_mvae(digits):
 
     cls = model_class("mvae")
     return cls(cls.config_class(latent_dim=4, hidden=16), digits.specs).eval()
+
+
+def test_runner_up_class_is_the_second_most_probable(models, sample):
+    m = models["mvae_tiny5"]
+    obs = ["hand", "print"]
+    with torch.no_grad():
+        probs = m.predict(sample, obs)[0]
+    n, second = ex.runner_up_class(m, sample, obs)
+    assert n == 10 and second == int(torch.argsort(probs, descending=True)[1])
+    assert second != int(probs.argmax())
