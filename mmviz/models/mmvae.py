@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmviz.models.base import (
     MixturePosterior,
@@ -38,7 +38,7 @@ from mmviz.models.base import (
     log_likelihood,
 )
 from mmviz.models.mvae import LabelDecoderUses
-from mmviz.models.nets import make_decoder, make_encoder
+from mmviz.models.nets import gaussian_experts_and_decoders
 from mmviz.models.stats import log_normal
 
 
@@ -78,16 +78,13 @@ class MMVAE(LabelDecoderUses, MultimodalModel):
         if config.k < 1:
             raise ValueError(f"k (importance samples) must be at least 1, not {config.k}")
         self.config: MMVAEConfig = config
-        enc_hidden = (config.hidden,) * config.enc_layers
-        dec_hidden = (config.hidden,) * config.dec_layers
-        self.experts = nn.ModuleDict(
-            {
-                m: make_encoder(s, enc_hidden, 2 * config.latent_dim, config.recurrent)
-                for m, s in self.specs.items()
-            }
-        )
-        self.decoders = nn.ModuleDict(
-            {m: make_decoder(s, config.latent_dim, dec_hidden) for m, s in self.specs.items()}
+        self.experts, self.decoders = gaussian_experts_and_decoders(
+            self.specs,
+            config.latent_dim,
+            config.hidden,
+            config.enc_layers,
+            config.dec_layers,
+            config.recurrent,
         )
 
     @property

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmviz.models.base import (
     MixturePosterior,
@@ -43,7 +43,7 @@ from mmviz.models.base import (
     log_likelihood,
 )
 from mmviz.models.mvae import LabelDecoderUses, subset_name
-from mmviz.models.nets import make_decoder, make_encoder
+from mmviz.models.nets import gaussian_experts_and_decoders
 from mmviz.models.stats import kl_std_normal, linear_anneal, product_of_experts
 
 MAX_MODALITIES = 6  # 2^M - 1 mixture components: 63 at six modalities
@@ -93,16 +93,13 @@ class MoPoE(LabelDecoderUses, MultimodalModel):
                 f"the {MAX_MODALITIES} supported here"
             )
         self.config: MoPoEConfig = config
-        enc_hidden = (config.hidden,) * config.enc_layers
-        dec_hidden = (config.hidden,) * config.dec_layers
-        self.experts = nn.ModuleDict(
-            {
-                m: make_encoder(s, enc_hidden, 2 * config.latent_dim, config.recurrent)
-                for m, s in self.specs.items()
-            }
-        )
-        self.decoders = nn.ModuleDict(
-            {m: make_decoder(s, config.latent_dim, dec_hidden) for m, s in self.specs.items()}
+        self.experts, self.decoders = gaussian_experts_and_decoders(
+            self.specs,
+            config.latent_dim,
+            config.hidden,
+            config.enc_layers,
+            config.dec_layers,
+            config.recurrent,
         )
 
     @property

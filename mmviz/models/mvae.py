@@ -28,7 +28,7 @@ from mmviz.models.base import (
     Posterior,
     log_likelihood,
 )
-from mmviz.models.nets import make_decoder, make_encoder
+from mmviz.models.nets import gaussian_experts_and_decoders
 from mmviz.models.stats import (
     iw_log_likelihood,
     kl_std_normal,
@@ -150,16 +150,13 @@ class MVAE(LabelDecoderUses, MultimodalModel):
         if config.poe not in COMBINERS:
             raise ValueError(f"unknown poe {config.poe!r}; choose from {sorted(COMBINERS)}")
         self.config: MVAEConfig = config
-        enc_hidden = (config.hidden,) * config.enc_layers
-        dec_hidden = (config.hidden,) * config.dec_layers
-        self.experts = nn.ModuleDict(
-            {
-                m: make_encoder(s, enc_hidden, 2 * config.latent_dim, config.recurrent)
-                for m, s in self.specs.items()
-            }
-        )
-        self.decoders = nn.ModuleDict(
-            {m: make_decoder(s, config.latent_dim, dec_hidden) for m, s in self.specs.items()}
+        self.experts, self.decoders = gaussian_experts_and_decoders(
+            self.specs,
+            config.latent_dim,
+            config.hidden,
+            config.enc_layers,
+            config.dec_layers,
+            config.recurrent,
         )
         self._logvar, self._combine = COMBINERS[config.poe]
 

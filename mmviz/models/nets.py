@@ -285,3 +285,22 @@ def make_decoder(spec: ModalitySpec, latent_dim: int, hidden: Hidden) -> nn.Modu
     if spec.kind not in DECODERS:
         raise ValueError(f"no decoder for modality kind {spec.kind!r}; known: {sorted(DECODERS)}")
     return DECODERS[spec.kind](spec, latent_dim, hidden)
+
+
+def gaussian_experts_and_decoders(
+    specs: dict[str, ModalitySpec],
+    latent_dim: int,
+    hidden: int,
+    enc_layers: int,
+    dec_layers: int,
+    recurrent: bool = False,
+) -> tuple[nn.ModuleDict, nn.ModuleDict]:
+    """One Gaussian expert (mean and log-variance of z) and one decoder per modality: the
+    networks the MVAE, MoPoE and MMVAE share; they differ only in how the experts combine.
+    Built experts first, then decoders, so a fixed seed gives the same initial weights."""
+    enc_hidden, dec_hidden = (hidden,) * enc_layers, (hidden,) * dec_layers
+    experts = nn.ModuleDict(
+        {m: make_encoder(s, enc_hidden, 2 * latent_dim, recurrent) for m, s in specs.items()}
+    )
+    decoders = nn.ModuleDict({m: make_decoder(s, latent_dim, dec_hidden) for m, s in specs.items()})
+    return experts, decoders
