@@ -19,13 +19,12 @@ from ui.sidebar import (
     explainer,
     guard,
     page_checkpoint,
-    publish,
-    restore,
     through_app,
-    url_mapping,
 )
+from ui.state import RESET, PageRun
 
 through_app()
+page = PageRun("attributions")
 
 st.title("🔍 Attributions")
 explainer(
@@ -51,6 +50,37 @@ explainer(
 )
 
 
+def parameter_value(p, text: str | None):
+    """A method parameter written in a link (text) as the parameter's type; None if absent
+    or unreadable (then the widget keeps its value)."""
+    if text is None:
+        return None
+    try:
+        if p.type is bool:
+            return text in ("1", "true", "True")
+        if p.choices is not None:
+            return text if text in p.choices else None
+        return p.type(float(text)) if p.type is int else float(text)
+    except ValueError:
+        return None
+
+
+def parameter_ok(p, value) -> bool:
+    if p.type is bool:
+        return isinstance(value, bool)
+    if p.choices is not None:
+        return value in p.choices
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return (p.low is None or value >= p.low) and (p.high is None or value <= p.high)
+
+
+def scalar_text(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
 def applies(info) -> str | None:
     if info.problem:
         return info.problem
@@ -59,9 +89,9 @@ def applies(info) -> str | None:
     return None
 
 
-info, ck, ds = page_checkpoint(applies)
+info, ck, ds = page_checkpoint(page, applies)
 model = ck.model
-choice = choose_sample(ds, allow_own=True)
+choice = choose_sample(page, ds, allow_own=True)
 readable = explore.input_modalities(model)
 base = {m: x for m, x in explore.sample_batch(ds, choice.index).items() if m in model.modalities}
 inputs, given = base, list(readable)
@@ -76,25 +106,27 @@ if choice.own:
         inputs, given = {m: own.inputs[m] for m in model.modalities}, list(own.given)
     if not given:
         st.info("Give at least one modality above to attribute to.")
-        st.stop()
+        page.stop()
 
 # ---- target ------------------------------------------------------------------------------------
 options = rep.target_options(model, inputs)
 kinds = [k for k, why in options.items() if why is None]
 if not kinds:
     st.warning(f"**{info.id}** has neither a prediction nor a generator to attribute.")
-    st.stop()
+    page.stop()
 st.subheader("What to explain")
 c1, c2 = st.columns([2, 3])
-restore("att_target", kinds[0], valid=lambda v: v in kinds, param="target")
-kind = c1.selectbox(
+kind = page.widget(
+    c1.selectbox,
     "Target",
     kinds,
+    field="target",
     key="att_target",
+    default=kinds[0],
+    valid=lambda v: v in kinds,
     format_func=lambda k: rep.TARGET_KINDS[k],
     help="The number the attributions explain.",
 )
-publish("att_target", kind, param="target")
 not_here = {k: why for k, why in options.items() if why is not None}
 if not_here:
     c1.caption(
@@ -111,61 +143,110 @@ with c2:
         n_classes, runner_up = explore.runner_up_class(model, inputs, observed)
         label = model.label_modality
         names = list(model.specs[label].vocab) if label else [str(k) for k in range(n_classes)]
-        restore("att_class", runner_up, valid=lambda v: isinstance(v, int) and 0 <= v < n_classes)
-        k = st.selectbox(
+        k = page.widget(
+            st.selectbox,
             "Class",
             list(range(n_classes)),
+            field="class_index",
             key="att_class",
+            default=runner_up,
+            valid=lambda v: isinstance(v, int) and 0 <= v < n_classes,
             format_func=lambda i: names[i] if i < len(names) else str(i),
         )
         target_choice = rep.TargetChoice("class", index=int(k))
     elif kind == "generated":
         cats = [m for m, s in model.specs.items() if s.kind == "categorical"]
-        restore("att_gen_mod", cats[0], valid=lambda v: v in cats)
-        gm = st.selectbox("Generated modality", cats, key="att_gen_mod")
+        gm = page.widget(
+            st.selectbox,
+            "Generated modality",
+            cats,
+            field="generated",
+            key="att_gen_mod",
+            default=cats[0],
+            valid=lambda v: v in cats,
+        )
         names = list(model.specs[gm].vocab or [str(i) for i in range(model.specs[gm].num_classes)])
         opts = [-1, *range(len(names))]
-        restore("att_gen_class", -1, valid=lambda v: v in opts)
-        k = st.selectbox(
+        k = page.widget(
+            st.selectbox,
             "Class",
             opts,
+            field="generated_class",
             key="att_gen_class",
+            default=-1,
+            valid=lambda v: v in opts,
             format_func=lambda i: "the generated class" if i < 0 else names[i],
         )
         target_choice = rep.TargetChoice("generated", index=None if k < 0 else int(k), modality=gm)
     elif kind == "latent":
         groups = list(model.latent_groups)
-        restore("att_group", groups[0], valid=lambda v: v in groups)
         cg, cd = st.columns(2)
-        g = cg.selectbox("Latent group", groups, key="att_group")
+        g = page.widget(
+            cg.selectbox,
+            "Latent group",
+            groups,
+            field="latent_group",
+            key="att_group",
+            default=groups[0],
+            valid=lambda v: v in groups,
+        )
         size = model.latent_groups[g]
-        if st.session_state.get("att_dim", 0) >= size:
-            st.session_state["att_dim"] = 0
-        restore("att_dim", 0, valid=lambda v: isinstance(v, int) and 0 <= v < size)
-        d = cd.number_input(f"Dimension (0..{size - 1})", 0, size - 1, step=1, key="att_dim")
+        d = page.widget(
+            cd.number_input,
+            f"Dimension (0..{size - 1})",
+            0,
+            size - 1,
+            step=1,
+            field="latent_dim",
+            key="att_dim",
+            default=0,
+            valid=lambda v: isinstance(v, int) and 0 <= v < size,
+        )
         target_choice = rep.TargetChoice("latent", group=g, dim=int(d))
     else:  # region
         pics = rep.generated_images(model)
-        restore("att_reg_mod", pics[0], valid=lambda v: v in pics)
-        rm = st.selectbox("Generated image", pics, key="att_reg_mod")
+        rm = page.widget(
+            st.selectbox,
+            "Generated image",
+            pics,
+            field="region",
+            key="att_reg_mod",
+            default=pics[0],
+            valid=lambda v: v in pics,
+        )
         _, h, w = model.specs[rm].shape
-        for name, size in (("att_rows", h), ("att_cols", w)):
-            v = st.session_state.get(name)
-            if not (isinstance(v, tuple) and 0 <= v[0] < v[1] <= size):
-                st.session_state[name] = (size // 4, size - size // 4)
         cr, cc = st.columns(2)
-        rows = cr.slider("Rows", 0, h, key="att_rows", help="top and bottom of the region")
-        cols = cc.slider("Columns", 0, w, key="att_cols", help="left and right of the region")
+        rows = page.widget(
+            cr.slider,
+            "Rows",
+            0,
+            h,
+            field="rows",
+            key="att_rows",
+            default=(h // 4, h - h // 4),
+            valid=lambda v: isinstance(v, tuple) and 0 <= v[0] <= v[1] <= h,
+            help="top and bottom of the region",
+        )
+        cols = page.widget(
+            cc.slider,
+            "Columns",
+            0,
+            w,
+            field="cols",
+            key="att_cols",
+            default=(w // 4, w - w // 4),
+            valid=lambda v: isinstance(v, tuple) and 0 <= v[0] <= v[1] <= w,
+            help="left and right of the region",
+        )
         if rows[1] <= rows[0] or cols[1] <= cols[0]:
             st.warning("The region is empty: give it at least one row and one column.")
-            st.stop()
+            page.stop()
         target_choice = rep.TargetChoice("region", modality=rm, rows=tuple(rows), cols=tuple(cols))
 target = target_choice.build()
 
 # ---- observed modalities -------------------------------------------------------------------------
 skip = target.excluded_modality(model)
 candidates = [m for m in readable if m != skip]
-url_obs = url_mapping("obs")
 st.markdown(
     "**Modalities the model sees**"
     + (
@@ -178,7 +259,11 @@ observed = []
 tcols = st.columns(max(1, len(candidates)))
 for col, m in zip(tcols, candidates, strict=False):
     available = m in given
-    restore(f"att_obs_{m}", available, url=None if url_obs is None else (m in url_obs))
+    page.init(
+        f"att_obs_{m}",
+        available,
+        external=page.external_part("observed", lambda obs, m=m: m in obs),
+    )
     if not available:
         st.session_state[f"att_obs_{m}"] = False
     if col.checkbox(
@@ -188,12 +273,12 @@ for col, m in zip(tcols, candidates, strict=False):
         help=None if available else "give this modality above to observe it",
     ):
         observed.append(m)
-publish("obs", ",".join(observed), param="obs")
+page.publish("observed", tuple(observed))
 if not observed:
     st.info(
         "Tick at least one modality: attributions share the target out over what the model sees."
     )
-    st.stop()
+    page.stop()
 
 # ---- method --------------------------------------------------------------------------------------
 applicable = rep.method_options(model, observed)
@@ -203,21 +288,18 @@ if not methods:
         "No attribution method applies to these inputs: "
         + "; ".join(f"{k}: {why}" for k, why in applicable.items())
     )
-    st.stop()
-restore(
-    "att_method",
-    "IntegratedGradients" if "IntegratedGradients" in methods else methods[0],
-    valid=lambda v: v in methods,
-    param="method",
-)
+    page.stop()
 mc1, mc2 = st.columns([2, 3])
-method = mc1.selectbox(
+method = page.widget(
+    mc1.selectbox,
     "Method",
     methods,
+    field="method",
     key="att_method",
+    default="IntegratedGradients" if "IntegratedGradients" in methods else methods[0],
+    valid=lambda v: v in methods,
     help="Captum attribution method (gradient or perturbation based).",
 )
-publish("att_method", method, param="method")
 spec = METHODS[method]
 mc1.caption(spec.description)
 skipped = {k: why for k, why in applicable.items() if why is not None}
@@ -226,11 +308,17 @@ if skipped:
 params: dict = {}
 with mc2.expander("Method parameters", expanded=True):
     pcols = st.columns(2)
+    asked = page.external("settings")
     for i, p in enumerate(spec.params):
         key = f"att_p_{method}_{p.name}"
         col = pcols[i % 2]
-        if key not in st.session_state:
-            st.session_state[key] = p.default
+        page.init(
+            key,
+            p.default,
+            valid=lambda v, p=p: parameter_ok(p, v),
+            external=asked if asked is RESET else parameter_value(p, (asked or {}).get(p.name)),
+            field="settings",
+        )
         if p.type is bool:
             params[p.name] = col.checkbox(p.widget_label, key=key, help=p.help)
         elif p.choices is not None:
@@ -251,6 +339,8 @@ with mc2.expander("Method parameters", expanded=True):
                 col.number_input(p.widget_label, p.low, p.high, step=0.1, key=key, help=p.help)
             )
 
+page.publish("settings", {name: scalar_text(v) for name, v in params.items()})
+
 # ---- compute -------------------------------------------------------------------------------------
 key = digest(inputs)
 result = sv = None
@@ -270,7 +360,7 @@ if not single:
                 f"them: {e}. Untick modalities to compare fewer."
             )
 if result is None:
-    st.stop()
+    page.stop()
 
 st.subheader(f"Explaining: {result.target}")
 m1, m2, m3, m4 = st.columns(4)
@@ -389,3 +479,5 @@ for m in [m for m in model.modalities if m in result.per_modality]:
                 f"{v:+.4g}",
                 help="A class input is attributed as a whole (through its embedding).",
             )
+
+page.finish()

@@ -15,14 +15,13 @@ from ui.sidebar import (
     generative_only,
     guard,
     page_checkpoint,
-    publish,
-    restore,
     show_value,
     through_app,
-    url_mapping,
 )
+from ui.state import PageRun
 
 through_app()
+page = PageRun("crossmodal")
 
 st.title("🔀 Cross-modal generation")
 explainer(
@@ -42,9 +41,9 @@ explainer(
     "missing modality's own style factor is drawn from the prior.",
 )
 
-info, ck, ds = page_checkpoint(generative_only)
+info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model
-choice = choose_sample(ds, allow_own=True)
+choice = choose_sample(page, ds, allow_own=True)
 readable = explore.input_modalities(model)
 
 base = explore.sample_batch(ds, choice.index)
@@ -56,7 +55,7 @@ if choice.own:
         inputs, given = own.inputs, own.given
     if not given:
         st.info("Give at least one modality above to condition on.")
-        st.stop()
+        page.stop()
 
 # ---- controls -------------------------------------------------------------------------------
 label = model.label_modality
@@ -66,30 +65,44 @@ if subsets is None:  # any subset: the label alone is the classic demo
 else:  # the smallest subset the model can infer from, so that something is generated
     usable = [s for s in subsets if set(s) <= set(given)] or [given]
     default = min(usable, key=len)
-url_cond = url_mapping("cond")
-restore(
-    "cond",
-    default,
-    url=None if url_cond is None else [m for m in url_cond if m in given],
-    valid=lambda v: isinstance(v, list) and len(v) > 0 and all(m in given for m in v),
-)
 c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-cond = c1.multiselect(
+cond = page.widget(
+    c1.multiselect,
     "Condition on",
     given,
+    field="condition",
     key="cond",
+    default=default,
+    valid=lambda v: isinstance(v, list) and len(v) > 0 and all(m in given for m in v),
+    to_widget=lambda v: [m for m in v if m in given],
+    from_widget=tuple,
     help="The modalities the model sees; every other one is generated.",
 )
-restore("draws", 8, parse=int, valid=lambda v: isinstance(v, int) and 1 <= v <= 32, param="n")
-n = c2.slider("Draws N", 1, 32, key="draws")
-restore("seed", 0, parse=int, valid=lambda v: isinstance(v, int) and v >= 0)
-seed = c3.number_input("Seed", 0, 10_000, step=1, key="seed", help="the same seed, the same draws")
-publish("cond", ",".join(cond), param="cond")
-publish("draws", n, param="n")
-publish("seed", int(seed))
+n = page.widget(
+    c2.slider,
+    "Draws N",
+    1,
+    32,
+    field="draws",
+    key="draws",
+    default=8,
+    valid=lambda v: isinstance(v, int) and 1 <= v <= 32,
+)
+seed = page.widget(
+    c3.number_input,
+    "Seed",
+    0,
+    10_000,
+    step=1,
+    field="seed",
+    key="seed",
+    default=0,
+    valid=lambda v: isinstance(v, int) and 0 <= v <= 10_000,
+    help="the same seed, the same draws",
+)
 if not cond:
     st.info("Pick at least one modality to condition on.")
-    st.stop()
+    page.stop()
 
 if not [m for m in model.modalities if m not in cond]:
     st.info(
@@ -114,7 +127,7 @@ with guard("Generation", model):
     key = digest({m: inputs[m] for m in cond})
     view = cross_modal(info.id, key, tuple(cond), int(n), int(seed), reference, inputs)
 if view is None:
-    st.stop()
+    page.stop()
 
 # ---- coherence ------------------------------------------------------------------------------
 _, missing_oracles = oracle_judges(model.modalities)
@@ -196,3 +209,5 @@ for m in model.modalities:
             st.dataframe(
                 {"draw": list(range(1, n + 1)), m: rows, "oracle": verdict}, hide_index=True
             )
+
+page.finish()

@@ -27,12 +27,12 @@ from ui.sidebar import (
     explainer,
     guard,
     page_checkpoint,
-    publish,
-    restore,
     through_app,
 )
+from ui.state import PageRun
 
 through_app()
+page = PageRun("fusion_lab")
 
 SNR_STEPS = ["clean", 30, 20, 10, 5, 0, -5, -10, -20]
 
@@ -71,12 +71,13 @@ def applies(i) -> str | None:
 
 
 info, ck, ds = page_checkpoint(
+    page,
     applies,
     switch_note="The fusion lab compares sentiment fusion models (TFN, LMF, early and "
     "late fusion).",
 )
 chosen = ck.model
-choice = choose_sample(ds, allow_own=True)
+choice = choose_sample(page, ds, allow_own=True)
 
 fusion_infos = [i for i in catalog() if i.dataset == info.dataset and applies(i) is None]
 models = {}
@@ -106,27 +107,31 @@ if choice.own:
 # ---- controls ------------------------------------------------------------------------------------
 st.subheader("The utterance, as the models get it")
 ctl = st.columns(len(mods) + 1)
-observed, snr = [], {}
+observed, snr, switched, levels = [], {}, {}, {}
 for col, m in zip(ctl, mods, strict=False):
     with col:
-        restore(f"lab_on_{m}", True, parse=lambda s: s in ("1", "true", "True"), param=f"on_{m}")
-        on = st.checkbox(f"**{m}**", key=f"lab_on_{m}")
-        publish(f"lab_on_{m}", int(on), param=f"on_{m}")
-        restore(
+        page.init(
+            f"lab_on_{m}",
+            True,
+            valid=lambda v: isinstance(v, bool),
+            external=page.external_part("on", lambda on, m=m: on.get(m)),
+            field="on",
+        )
+        on = switched[m] = st.checkbox(f"**{m}**", key=f"lab_on_{m}")
+        page.init(
             f"lab_snr_{m}",
             "clean",
             valid=lambda v: v in SNR_STEPS,
-            parse=lambda s: "clean" if s == "clean" else int(s),
-            param=f"snr_{m}",
+            external=page.external_part("snr", lambda snr, m=m: snr.get(m)),
+            field="snr",
         )
-        level = st.select_slider(
+        level = levels[m] = st.select_slider(
             "noise (SNR)",
             SNR_STEPS,
             key=f"lab_snr_{m}",
             format_func=lambda v: v if v == "clean" else f"{v} dB",
             disabled=not on,
         )
-        publish(f"lab_snr_{m}", level, param=f"snr_{m}")
         if on:
             observed.append(m)
         if on and level != "clean":
@@ -134,9 +139,21 @@ for col, m in zip(ctl, mods, strict=False):
             if ds.specs[m].kind == "tokens":
                 st.caption(f"{token_noise_fraction(float(level)):.0%} of words replaced")
 with ctl[-1]:
-    restore("lab_seed", 0, parse=int, valid=lambda v: isinstance(v, int) and v >= 0)
-    seed = int(st.number_input("noise seed", 0, 10_000, step=1, key="lab_seed"))
-    publish("lab_seed", seed)
+    seed = int(
+        page.widget(
+            st.number_input,
+            "noise seed",
+            0,
+            10_000,
+            step=1,
+            field="seed",
+            key="lab_seed",
+            default=0,
+            valid=lambda v: isinstance(v, int) and 0 <= v <= 10_000,
+        )
+    )
+page.publish("on", switched)
+page.publish("snr", levels)
 
 tok = next((m for m in mods if ds.specs[m].kind == "tokens"), None)
 vocab = {m: ds.specs[m].num_classes for m in mods if ds.specs[m].kind == "tokens"}
@@ -235,16 +252,42 @@ dflt_rank = int(getattr(chosen.config, "rank", LMFConfig().rank))
 pc = st.columns(len(mods) + 2)
 dims = {}
 for col, m in zip(pc, mods, strict=False):
-    restore(
-        f"lab_d_{m}", dflt_dims.get(m, 32), valid=lambda v: isinstance(v, int) and 1 <= v <= 256
+    page.init(
+        f"lab_d_{m}",
+        dflt_dims.get(m, 32),
+        valid=lambda v: isinstance(v, int) and 1 <= v <= 256,
+        external=page.external_part("sizes", lambda sizes, m=m: sizes.get(m)),
+        field="sizes",
     )
     dims[m] = int(
         col.slider(f"d_{m}", 1, 256, key=f"lab_d_{m}", help=f"size of {m}'s representation h_{m}")
     )
-restore("lab_dh", dflt_h, valid=lambda v: isinstance(v, int) and 1 <= v <= 256)
-d_h = int(pc[-2].slider("d_h (fused)", 1, 256, key="lab_dh", help="size of the fused vector"))
-restore("lab_rank", dflt_rank, valid=lambda v: isinstance(v, int) and 1 <= v <= 64)
-rank = int(pc[-1].slider("rank r (LMF)", 1, 64, key="lab_rank"))
+page.publish("sizes", dims)
+d_h = int(
+    page.widget(
+        pc[-2].slider,
+        "d_h (fused)",
+        1,
+        256,
+        field="fused",
+        key="lab_dh",
+        default=dflt_h,
+        valid=lambda v: isinstance(v, int) and 1 <= v <= 256,
+        help="size of the fused vector",
+    )
+)
+rank = int(
+    page.widget(
+        pc[-1].slider,
+        "rank r (LMF)",
+        1,
+        64,
+        field="rank",
+        key="lab_rank",
+        default=dflt_rank,
+        valid=lambda v: isinstance(v, int) and 1 <= v <= 64,
+    )
+)
 counts = lab.param_counts(list(dims.values()), d_h, rank)
 k1, k2, k3 = st.columns(3)
 k1.metric("TFN fusion parameters", f"{counts['tfn']:,}")
@@ -395,3 +438,5 @@ with guard("Accuracy per recipe"):
             "Synergy (sarcasm) needs the words *and* the voice or face together; "
             "negation needs word order. Late fusion cannot model the first."
         )
+
+page.finish()

@@ -4,8 +4,10 @@ import streamlit as st
 
 from ui.cache import cached_dataset, cached_preview, catalog
 from ui.sidebar import guard, through_app
+from ui.state import PageRun
 
 through_app()
+page = PageRun("home")
 
 st.title("mmviz: see how multimodal models think")
 st.markdown(
@@ -155,3 +157,5 @@ for name in ("digits", "sentiment"):
             st.image(
                 cached_preview(name), caption=f"a few test samples of `{name}`, every modality"
             )
+
+page.finish()

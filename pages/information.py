@@ -24,8 +24,10 @@ from ui.cache import (
     pid_table,
 )
 from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint, through_app
+from ui.state import PageRun
 
 through_app()
+page = PageRun("information")
 
 LIMIT = 1000  # test samples for the dataset-level measures
 MFM_N = 500  # test samples for MFM's information estimate
@@ -66,9 +68,9 @@ def applies(i) -> str | None:
     return f"it is a {i.model} model on {i.dataset} with no latent factors"
 
 
-info, ck, ds = page_checkpoint(applies)
+info, ck, ds = page_checkpoint(page, applies)
 model = ck.model
-choice = choose_sample(ds)
+choice = choose_sample(page, ds)
 
 
 def timed(label: str, fn, *args):
@@ -155,11 +157,15 @@ else:
         "knn": "KSG kNN",
         "both": "both (compare)",
     }
-    est = st.radio(
+    est = page.widget(
+        st.radio,
         "MI estimator",
         list(est_labels),
-        format_func=est_labels.get,
+        field="estimator",
         key="info_est",
+        default="gaussian",
+        valid=lambda v: v in est_labels,
+        format_func=est_labels.get,
         horizontal=True,
     )
     with guard("MFM information"):
@@ -307,3 +313,5 @@ else:
                 "A large drop for a missing modality means the model relies on it; "
                 "compare with the unique information that modality carries above."
             )
+
+page.finish()

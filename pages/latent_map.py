@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import streamlit as st
 
@@ -16,14 +14,13 @@ from ui.sidebar import (
     generative_only,
     guard,
     page_checkpoint,
-    publish,
-    restore,
     show_value,
     through_app,
-    url_once,
 )
+from ui.state import RESET, PageRun
 
 through_app()
+page = PageRun("latent_map")
 
 st.title("🗺️ Latent map")
 explainer(
@@ -42,9 +39,9 @@ explainer(
     "them do. Click a dot to decode it in every modality.",
 )
 
-info, ck, ds = page_checkpoint(generative_only)
+info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model
-choice = choose_sample(ds)
+choice = choose_sample(page, ds)
 groups = model.latent_groups
 
 # ---- controls -------------------------------------------------------------------------------
@@ -53,32 +50,49 @@ skip = set(ds.info.get("id_factors", []))
 colour_names = [c for c in table.columns if c not in skip]
 c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
 with c1:
-    restore("map_group", next(iter(groups)), valid=lambda g: g in groups, param="group")
-    group = st.selectbox("Latent group", list(groups), key="map_group")
-    publish("map_group", group, param="group")
+    group = page.widget(
+        st.selectbox,
+        "Latent group",
+        list(groups),
+        field="group",
+        key="map_group",
+        default=next(iter(groups)),
+        valid=lambda g: g in groups,
+    )
 with c2:
-    restore("method", "pca", valid=lambda v: v in ("pca", "tsne"))
-    method = st.radio(
+    method = page.widget(
+        st.radio,
         "Projection",
         ["pca", "tsne"],
+        field="method",
         key="method",
+        default="pca",
+        valid=lambda v: v in ("pca", "tsne"),
         horizontal=True,
         format_func=lambda v: {"pca": "PCA", "tsne": "t-SNE"}[v],
     )
-    publish("method", method)
 with c3:
-    restore("colour", colour_names[0], valid=lambda v: v in colour_names)
-    colour = st.selectbox(
+    colour = page.widget(
+        st.selectbox,
         "Colour by",
         colour_names,
+        field="colour",
         key="colour",
+        default=colour_names[0],
+        valid=lambda v: v in colour_names,
         help="the class, or any ground-truth style factor the dataset records",
     )
-    publish("colour", colour)
 with c4:
-    restore("links", 3, parse=int, valid=lambda v: isinstance(v, int) and 0 <= v <= 8)
-    n_links = st.slider("Linked samples", 0, 8, key="links")
-    publish("links", n_links)
+    n_links = page.widget(
+        st.slider,
+        "Linked samples",
+        0,
+        8,
+        field="links",
+        key="links",
+        default=3,
+        valid=lambda v: isinstance(v, int) and 0 <= v <= 8,
+    )
 
 test = ds.indices("test")
 classes = ds.targets[ds.target][test]
@@ -113,11 +127,14 @@ if clicked != st.session_state.get("_map_seen"):
 if st.session_state.get("_map_sample", choice.position) != choice.position:
     st.session_state["map_pick"] = None
 st.session_state["_map_sample"] = choice.position
-url_pick = url_once("pick")
-if url_pick is not None:
-    with contextlib.suppress(ValueError):
-        if 0 <= int(url_pick) < len(test):
-            st.session_state["map_pick"] = int(test[int(url_pick)])
+url_pick = page.external("pick")
+if url_pick is RESET:
+    st.session_state["map_pick"] = None
+elif url_pick is not None:
+    if url_pick < len(test):
+        st.session_state["map_pick"] = int(test[url_pick])
+    else:
+        page.notes.append(f"The link's pick={url_pick} is past the test set's end ({len(test)}).")
 picked = st.session_state.get("map_pick")
 if picked is not None and picked not in set(test.tolist()):
     picked = None
@@ -128,7 +145,7 @@ with guard("Projection"):
     if picked is not None and picked not in set(lm.index.tolist()):  # t-SNE maps a subset
         lm = latent_map(info.id, group, method, limit, tuple(linked), (picked,))
 if lm is None:
-    st.stop()
+    page.stop()
 
 kind = ds.factor_kinds.get(
     colour,
@@ -140,9 +157,9 @@ values = table.loc[lm.index, colour].to_numpy()
 selected = picked if picked is not None else choice.index
 pos = int(np.searchsorted(test, selected))
 if picked is not None:
-    st.query_params["pick"] = str(pos)
-elif "pick" in st.query_params:
-    del st.query_params["pick"]
+    page.publish("pick", pos)
+else:
+    page.forget("pick")
 
 name = "PCA" if lm.method == "pca" else "t-SNE"
 title = f"{name} of {len(lm.index)} test posterior means ({group})"
@@ -190,3 +207,5 @@ with guard("Decoding"):
             st.markdown(f"**{m}**")
             show_value(m, ds.specs[m], x[m][0].numpy(), f"sel_in_{m}", "data", height=150)
             show_value(m, ds.specs[m], view.outputs[m], f"sel_out_{m}", "decoded", height=150)
+
+page.finish()

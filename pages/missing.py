@@ -12,19 +12,17 @@ from ui.inputs import own_sample
 from ui.sidebar import (
     CHART,
     choose_sample,
-    dump_mapping,
     explainer,
     generative_only,
     guard,
     page_checkpoint,
-    publish,
-    restore,
     show_value,
     through_app,
-    url_mapping,
 )
+from ui.state import PageRun
 
 through_app()
+page = PageRun("missing")
 
 st.title("🧩 Missing modalities")
 explainer(
@@ -44,25 +42,29 @@ explainer(
     "inference is.",
 )
 
-info, ck, ds = page_checkpoint(generative_only)
+info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model
-choice = choose_sample(ds, allow_own=True)
-restore("compare", False, parse=lambda s: s in ("1", "true", "True"))
-compare = st.sidebar.toggle(
+choice = choose_sample(page, ds, allow_own=True)
+compare = page.widget(
+    st.sidebar.toggle,
     "Compare all checkpoints",
+    field="compare",
     key="compare",
+    default=False,
+    valid=lambda v: isinstance(v, bool),
     help="Every generative checkpoint of this dataset, side by side, on the same sample and mask.",
 )
-publish("compare", int(compare))
-restore("damage", "noise", valid=lambda v: v in ("noise", "occlude"))
-damage = st.sidebar.radio(
+damage = page.widget(
+    st.sidebar.radio,
     "Image damage",
     ["noise", "occlude"],
+    field="damage",
     key="damage",
+    default="noise",
+    valid=lambda v: v in ("noise", "occlude"),
     horizontal=True,
     help="Gaussian noise of the slider's std, or a centred black square of that area fraction.",
 )
-publish("damage", damage)
 
 # ---- which models, which modalities ---------------------------------------------------------
 models = {info.id: model}
@@ -92,11 +94,9 @@ if choice.own:
     truth = None
 
 
-def _level(text: str) -> float | None:
-    try:
-        return float(np.clip(round(float(text) / 0.05) * 0.05, 0.0, 1.0))
-    except ValueError:
-        return None
+def _level(value: float) -> float:
+    """A damage level on the slider's 0.05 grid."""
+    return float(np.clip(round(float(value) / 0.05) * 0.05, 0.0, 1.0))
 
 
 def damage_label(m: str, kind: str, mode: str) -> str:
@@ -113,8 +113,6 @@ def damage_label(m: str, kind: str, mode: str) -> str:
 
 # ---- controls: observe + damage, one column per modality -----------------------------------
 st.subheader("What the model observes")
-url_obs = url_mapping("obs")
-url_noise = url_mapping("noise")
 previously_given = st.session_state.get("_missing_given", set(given))
 st.session_state["_missing_given"] = set(given)
 observed, noise = [], {}
@@ -132,7 +130,11 @@ for col, m in zip(cols, shown, strict=True):
             st.caption("target of the head, not an input")
             continue
         available = m in given
-        restore(f"obs_{m}", available, url=None if url_obs is None else (m in url_obs))
+        page.init(
+            f"obs_{m}",
+            available,
+            external=page.external_part("observed", lambda obs, m=m: m in obs),
+        )
         if not available:
             st.session_state[f"obs_{m}"] = False
         elif m not in previously_given:  # just given (typed, uploaded): observe it
@@ -143,9 +145,12 @@ for col, m in zip(cols, shown, strict=True):
             disabled=not available,
             help=None if available else "give this modality above to observe it",
         )
-        url_level = None if url_noise is None else _level(url_noise.get(m, "0"))
-        restore(
-            f"noise_{m}", 0.0, valid=lambda v: isinstance(v, float) and 0 <= v <= 1, url=url_level
+        url_level = page.external_part("noise", lambda levels, m=m: _level(levels.get(m, 0.0)))
+        page.init(
+            f"noise_{m}",
+            0.0,
+            valid=lambda v: isinstance(v, float) and 0 <= v <= 1,
+            external=url_level,
         )
         level = st.slider(
             damage_label(m, ds.specs[m].kind, damage),
@@ -161,8 +166,8 @@ for col, m in zip(cols, shown, strict=True):
             observed.append(m)
         if level > 0:
             noise[m] = level
-publish("obs", dump_mapping({m: "" for m in observed}), param="obs", dump=str)
-publish("noise", dump_mapping({m: f"{v:.2f}" for m, v in noise.items()}), param="noise", dump=str)
+page.publish("observed", tuple(observed))
+page.publish("noise", {m: round(v, 2) for m, v in noise.items()})
 damaged = {
     m: explore.corrupt(x, ds.specs[m], noise.get(m, 0.0), damage, seed=0) if m in ds.specs else x
     for m, x in inputs.items()
@@ -170,7 +175,7 @@ damaged = {
 
 if not observed:
     st.info("Tick at least one modality: with nothing observed the model only has its prior.")
-    st.stop()
+    page.stop()
 
 
 # ---- one model -----------------------------------------------------------------------------
@@ -367,3 +372,5 @@ if compare:
                 st.markdown(f"**{m}** ({tag})")
                 st.dataframe({"checkpoint": have, m: texts}, hide_index=True)
         st.caption("Compared: " + ", ".join(names))
+
+page.finish()

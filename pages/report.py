@@ -10,8 +10,10 @@ from mmviz import report as rep
 from mmviz.plots import report as figs
 from ui.cache import checkpoint_files, provenance
 from ui.sidebar import CHART, choose_checkpoint, explainer, guard, through_app
+from ui.state import PageRun
 
 through_app()
+page = PageRun("report")
 
 HEADLINE = [
     ("test_accuracy", "test accuracy", "{:.1%}"),
@@ -44,14 +46,14 @@ explainer(
     "weights are exactly those that produced these numbers.",
 )
 
-info = choose_checkpoint(lambda i: None)
+info = choose_checkpoint(page, lambda i: None)
 if info is None:
-    st.stop()
+    page.stop()
 files = None
 with guard(f"Checkpoint {info.id}"):
     files = checkpoint_files(info.id)
 if files is None:
-    st.stop()
+    page.stop()
 config, meta = files
 metrics = meta.get("metrics") or {}
 st.markdown(f"### {info.id}")
@@ -192,3 +194,5 @@ with c2:
             st.error(f"✗ weights checksum: {check.message}")
         else:
             st.warning(f"? weights checksum: {check.message}")
+
+page.finish()

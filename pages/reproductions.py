@@ -12,8 +12,10 @@ import streamlit as st
 from mmviz import paths, studies
 from mmviz.plots.studies import study_figure
 from ui.sidebar import CHART, explainer, guard, through_app
+from ui.state import PageRun
 
 through_app()
+page = PageRun("reproductions")
 
 VERDICT_BADGE = {
     "reproduced": ("✅", "Reproduced: our numbers show the paper's effect."),
@@ -122,3 +124,5 @@ for name, s in studies.STUDIES.items():
                     width="stretch",
                 )
             st.json(r.get("config", {}), expanded=False)
+
+page.finish()

@@ -14,12 +14,12 @@ from ui.sidebar import (
     generative_only,
     guard,
     page_checkpoint,
-    publish,
-    restore,
     through_app,
 )
+from ui.state import PageRun
 
 through_app()
+page = PageRun("traversal")
 
 st.title("🎚️ Latent traversal")
 explainer(
@@ -41,45 +41,52 @@ def applies(info) -> str | None:
     return generative_only(info)
 
 
-info, ck, ds = page_checkpoint(applies)
+info, ck, ds = page_checkpoint(page, applies)
 model = ck.model
-choice = choose_sample(ds)
+choice = choose_sample(page, ds)
 groups = model.latent_groups
 
 # ---- controls -------------------------------------------------------------------------------
 c1, c2, c3 = st.columns([1, 1, 2])
 with c1:
-    restore("group", next(iter(groups)), valid=lambda g: g in groups)
-    group = st.selectbox(
+    group = page.widget(
+        st.selectbox,
         "Latent group",
         list(groups),
+        field="group",
         key="group",
+        default=next(iter(groups)),
+        valid=lambda g: g in groups,
         format_func=lambda g: (
             (f"{g} (shared)" if g in ("y", "z") else f"{g}'s own factor") + f", {groups[g]} dims"
         ),
     )
-    publish("group", group)
 with c2:
     modes = ["grid", "animation", "sweep"]
-    restore("mode", "grid", valid=lambda v: v in modes)
-    mode = st.radio(
+    mode = page.widget(
+        st.radio,
         "View",
         modes,
+        field="mode",
         key="mode",
+        default="grid",
+        valid=lambda v: v in modes,
         horizontal=True,
         format_func=lambda v: {"sweep": "2-D sweep"}.get(v, v),
     )
-    publish("mode", mode)
 with c3:
-    starts = ["sample's posterior", "prior mean"]
-    restore(
-        "start",
-        starts[0],
+    starts = {"posterior": "sample's posterior", "prior": "prior mean"}
+    start = page.widget(
+        st.radio,
+        "Start from",
+        list(starts),
+        field="start",
+        key="start",
+        default="posterior",
         valid=lambda v: v in starts,
-        parse=lambda s: starts[1] if s == "prior" else starts[0],
+        format_func=starts.get,
+        horizontal=True,
     )
-    start = st.radio("Start from", starts, key="start", horizontal=True)
-    publish("start", "prior" if start == starts[1] else "posterior")
 
 d = groups[group]
 activity = None
@@ -89,56 +96,80 @@ order = list(np.argsort(-activity)) if activity is not None else list(range(d))
 order = [int(i) for i in order]
 
 
-def _dims(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
-
-
 c1, c2, c3 = st.columns([2, 1, 1])
 with c1:
     if mode == "grid":
-        restore(
-            f"dims_{group}",
-            sorted(order[: min(8, d)]),
-            parse=_dims,
-            param="dims",
-            valid=lambda v: isinstance(v, list) and len(v) > 0 and all(0 <= i < d for i in v),
-        )
-        dims = st.multiselect(
+        dims = page.widget(
+            st.multiselect,
             "Dimensions (rows)",
             list(range(d)),
+            field="dims",
             key=f"dims_{group}",
+            default=sorted(order[: min(8, d)]),
+            valid=lambda v: isinstance(v, list) and len(v) > 0 and all(0 <= i < d for i in v),
+            to_widget=list,
+            from_widget=tuple,
             help="Suggested: the most active ones.",
         )
-        publish(f"dims_{group}", ",".join(map(str, dims)), param="dims")
     elif mode == "animation":
-        restore(f"dim_{group}", order[0], parse=int, param="dim", valid=lambda v: 0 <= v < d)
-        dims = [st.selectbox("Dimension", list(range(d)), key=f"dim_{group}")]
-        publish(f"dim_{group}", dims[0], param="dim")
+        dim = page.widget(
+            st.selectbox,
+            "Dimension",
+            list(range(d)),
+            field="dim",
+            key=f"dim_{group}",
+            default=order[0],
+            valid=lambda v: 0 <= v < d,
+        )
+        dims = [dim]
     else:
         if d < 2:
             st.info(f"Group {group} has one dimension: a 2-D sweep needs two.")
-            st.stop()
+            page.stop()
         a, b = st.columns(2)
-        restore(f"dimx_{group}", order[0], parse=int, param="dimx", valid=lambda v: 0 <= v < d)
-        restore(f"dimy_{group}", order[1], parse=int, param="dimy", valid=lambda v: 0 <= v < d)
-        dx = a.selectbox("Rows: dimension", list(range(d)), key=f"dimx_{group}")
-        dy = b.selectbox("Columns: dimension", list(range(d)), key=f"dimy_{group}")
-        publish(f"dimx_{group}", dx, param="dimx")
-        publish(f"dimy_{group}", dy, param="dimy")
+        dx = page.widget(
+            a.selectbox,
+            "Rows: dimension",
+            list(range(d)),
+            field="dim_x",
+            key=f"dimx_{group}",
+            default=order[0],
+            valid=lambda v: 0 <= v < d,
+        )
+        dy = page.widget(
+            b.selectbox,
+            "Columns: dimension",
+            list(range(d)),
+            field="dim_y",
+            key=f"dimy_{group}",
+            default=order[1],
+            valid=lambda v: 0 <= v < d,
+        )
         dims = [dx, dy]
 with c2:
-    restore(
-        "range",
-        (-3.0, 3.0),
-        parse=lambda s: tuple(float(v) for v in s.split(":")),
+    lo, hi = page.widget(
+        st.slider,
+        "Range of values",
+        -6.0,
+        6.0,
+        step=0.25,
+        field="value_range",
+        key="range",
+        default=(-3.0, 3.0),
         valid=lambda v: isinstance(v, tuple) and len(v) == 2 and -6 <= v[0] < v[1] <= 6,
+        from_widget=lambda v: (float(v[0]), float(v[1])),
     )
-    lo, hi = st.slider("Range of values", -6.0, 6.0, step=0.25, key="range")
-    publish("range", f"{lo}:{hi}")
 with c3:
-    restore("steps", 9, parse=int, valid=lambda v: isinstance(v, int) and 2 <= v <= 15)
-    steps = st.slider("Steps", 2, 15, key="steps")
-    publish("steps", steps)
+    steps = page.widget(
+        st.slider,
+        "Steps",
+        2,
+        15,
+        field="steps",
+        key="steps",
+        default=9,
+        valid=lambda v: isinstance(v, int) and 2 <= v <= 15,
+    )
 
 if activity is not None:
     with st.expander("Which dimensions does the model use? (activity)"):
@@ -150,13 +181,13 @@ if activity is not None:
 
 if not dims:
     st.info("Pick at least one dimension.")
-    st.stop()
+    page.stop()
 if mode == "sweep" and dims[0] == dims[1]:
     st.warning("Pick two different dimensions for the sweep.")
-    st.stop()
+    page.stop()
 
 x = explore.sample_batch(ds, choice.index)
-source = "prior" if start == starts[1] else "posterior"
+source = start
 grid = None
 with guard("Traversal"):
     grid = traversal(
@@ -173,7 +204,7 @@ with guard("Traversal"):
         x,
     )
 if grid is None:
-    st.stop()
+    page.stop()
 
 values = grid.values
 row_labels = (
@@ -194,7 +225,7 @@ def cell_text(m: str, out: np.ndarray) -> str:
 # ---- grid / sweep --------------------------------------------------------------------------
 if mode in ("grid", "sweep"):
     title_x = f"{group}[{grid.dims[1]}] →" if grid.sweep else "value →"
-    st.caption(f"Columns: {title_x}  ·  starting point: {start}")
+    st.caption(f"Columns: {title_x}  ·  starting point: {starts[start]}")
     for m in model.modalities:
         spec = ds.specs[m]
         with guard(f"{m}"):
@@ -250,3 +281,5 @@ else:
             key="animation",
             config=CHART,
         )
+
+page.finish()

@@ -328,7 +328,7 @@ def test_query_params_restore_traversal_and_map():
     assert widget(at, "multiselect", "dims_z").value == [1, 4]
     assert widget(at, "slider", "range").value == (-2.0, 2.0)
     assert widget(at, "slider", "steps").value == 5
-    assert widget(at, "radio", "start").value == "prior mean"
+    assert widget(at, "radio", "start").value == "prior"
     at = open_page("pages/latent_map.py", ckpt="mfm_tiny", group="hand", colour="class")
     assert_clean(at)
     assert widget(at, "selectbox", "map_group").value == "hand"

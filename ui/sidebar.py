@@ -1,9 +1,6 @@
-"""The frame every exploration page shares: sidebar choices kept in the URL, the "What am I
-looking at?" box, and error boundaries so one failing section never takes the page down.
-
-State lives in `st.session_state` under widget keys; each key is initialised once per session
-from the URL's query parameters (so a shared link restores the view), remembered across
-pages, and written back to the URL after every run.
+"""The frame every exploration page shares: the sidebar's checkpoint and sample (bound to the
+page's state, see ui/state.py), the "What am I looking at?" box, and error boundaries so one
+failing section never takes the page down.
 """
 
 from __future__ import annotations
@@ -17,82 +14,7 @@ import numpy as np
 import streamlit as st
 
 from ui.cache import cached_dataset, catalog, load_checkpoint
-
-KEEP = "_mmviz_keep_"  # prefix of the non-widget copies that survive page switches
-
-
-# ---- URL <-> session state -----------------------------------------------------------------
-def url_once(param: str) -> str | None:
-    """The URL's `param`, read only at the first run of a session that asks for it: a shared
-    link sets up the view once, then the widgets are in charge."""
-    flag = f"{KEEP}url_{param}"
-    if st.session_state.get(flag):
-        return None
-    st.session_state[flag] = True
-    return st.query_params.get(param)
-
-
-_UNSET = object()
-
-
-def restore(
-    key: str,
-    default: Any,
-    parse: Callable[[str], Any] = str,
-    valid: Callable[[Any], bool] | None = None,
-    param: str | None = None,
-    url: Any = _UNSET,
-) -> Any:
-    """Initialise widget state `key` before its widget is drawn: the URL's ?param=... at the
-    session's first run (or `url`, a value already parsed from the URL), else this page's last
-    value, else the value kept from another page, else `default`. Values that are not `valid`
-    (or do not parse) are skipped."""
-    ok = valid or (lambda _v: True)
-    candidates = []
-    if url is not _UNSET:
-        if url is not None:
-            candidates.append(url)
-    else:
-        raw = url_once(param or key)
-        if raw is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                candidates.append(parse(raw))
-    if key in st.session_state:
-        candidates.append(st.session_state[key])
-    if KEEP + key in st.session_state:
-        candidates.append(st.session_state[KEEP + key])
-    value = next((c for c in candidates if ok(c)), default)
-    st.session_state[key] = value
-    return value
-
-
-def url_mapping(param: str) -> dict[str, str] | None:
-    """A URL list like ?noise=hand:0.3,text:0.5 (or ?obs=hand,label: values "") as a dict,
-    read at the session's first run only (None afterwards or if absent)."""
-    raw = url_once(param)
-    if raw is None:
-        return None
-    out = {}
-    for part in str(raw).split(","):
-        name, _, value = part.partition(":")
-        if name.strip():
-            out[name.strip()] = value.strip()
-    return out
-
-
-def dump_mapping(values: dict[str, Any]) -> str:
-    return ",".join(f"{k}:{v}" if v != "" else k for k, v in values.items())
-
-
-def publish(
-    key: str, value: Any, param: str | None = None, dump: Callable[[Any], str] = str
-) -> None:
-    """Remember `value` across pages and write it into the URL."""
-    st.session_state[KEEP + key] = value
-    text = dump(value)
-    name = param or key
-    if st.query_params.get(name) != text:
-        st.query_params[name] = text
+from ui.state import KEEP, RESET, PageRun
 
 
 # ---- frame ---------------------------------------------------------------------------------
@@ -179,7 +101,10 @@ def generative_only(info) -> str | None:
 
 
 def choose_checkpoint(
-    applies: Callable[[Any], str | None], key: str = "ckpt", switch_note: str | None = None
+    page: PageRun,
+    applies: Callable[[Any], str | None],
+    key: str = "ckpt",
+    switch_note: str | None = None,
 ):
     """Sidebar: dataset, then a checkpoint of it that this page applies to.
 
@@ -198,8 +123,8 @@ def choose_checkpoint(
         key=lambda i: (not i.default, order.get(i.model, 3), -len(i.modalities), i.id),
     )
     ok_ids = {i.id for i in ok}
-    url = url_once("ckpt")
-    if url:
+    url = page.external("ckpt")
+    if url is not None and url is not RESET:
         wanted, origin = url, "url"
     elif key in st.session_state:
         wanted, origin = st.session_state[key], "widget"
@@ -240,7 +165,7 @@ def choose_checkpoint(
         format_func=lambda c: by_id[c].label,
         help="Checkpoints of this dataset that this page can show.",
     )
-    publish(key, cid, param="ckpt")
+    page.publish("ckpt", cid, keep=key)
     if switched is not None:
         st.info(
             f"{switch_note} **{switched.id}** is a {switched.model} checkpoint of "
@@ -268,19 +193,22 @@ def load_or_explain(info):
 
 
 def page_checkpoint(
-    applies: Callable[[Any], str | None], key: str = "ckpt", switch_note: str | None = None
+    page: PageRun,
+    applies: Callable[[Any], str | None],
+    key: str = "ckpt",
+    switch_note: str | None = None,
 ):
     """The sidebar's checkpoint, loaded with its dataset: (info, checkpoint, dataset).
 
     Every model page starts this way; when nothing applies or loading fails the page has
     already said why, and stops here. `switch_note`: see choose_checkpoint.
     """
-    info = choose_checkpoint(applies, key=key, switch_note=switch_note)
+    info = choose_checkpoint(page, applies, key=key, switch_note=switch_note)
     if info is None:
-        st.stop()
+        page.stop()
     loaded = load_or_explain(info)
     if loaded is None:
-        st.stop()
+        page.stop()
     return (info, *loaded)
 
 
@@ -298,37 +226,38 @@ def _randomise(n: int) -> None:
     st.session_state["sample"] = int(np.random.default_rng().integers(n))
 
 
-def choose_sample(ds, allow_own: bool = False) -> SampleChoice:
+def choose_sample(page: PageRun, ds, allow_own: bool = False) -> SampleChoice:
     """Sidebar: a test sample by position (or at random), or, where allowed, your own input."""
     test = ds.indices("test")
     n = len(test)
-    sources = ["test set", "your own input"] if allow_own else ["test set"]
-    restore(
-        "source",
-        "test set",
-        valid=lambda v: v in sources,
-        parse=lambda s: "your own input" if s == "own" else "test set",
-    )
-    source = (
-        st.sidebar.radio("Sample", sources, key="source", horizontal=True)
-        if allow_own
-        else "test set"
-    )
-    restore("sample", 0, parse=int, valid=lambda v: isinstance(v, int) and 0 <= v < n, param="i")
+    source = "test"
+    if allow_own:
+        source = page.widget(
+            st.sidebar.radio,
+            "Sample",
+            ["test", "own"],
+            field="source",
+            key="source",
+            default="test",
+            valid=lambda v: v in ("test", "own"),
+            format_func=lambda v: {"test": "test set", "own": "your own input"}[v],
+            horizontal=True,
+        )
     c1, c2 = st.sidebar.columns([3, 1], vertical_alignment="bottom")
-    pos = c1.number_input(
+    pos = page.widget(
+        c1.number_input,
         f"Test sample (0..{n - 1})",
         0,
         n - 1,
         step=1,
+        field="sample",
         key="sample",
+        default=0,
+        valid=lambda v: isinstance(v, int) and 0 <= v < n,
         help="Position in the test split; the page shows its modalities.",
     )
     c2.button("🎲", on_click=_randomise, args=(n,), help="a random test sample")
-    publish("sample", int(pos), param="i")
-    if allow_own:
-        publish("source", "own" if source == "your own input" else "test", param="source")
-    return SampleChoice(source == "your own input", int(pos), int(test[int(pos)]))
+    return SampleChoice(source == "own", int(pos), int(test[int(pos)]))
 
 
 # ---- showing one modality's value ----------------------------------------------------------
