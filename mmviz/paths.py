@@ -1,15 +1,17 @@
-"""Where mmviz reads and writes: checkpoints, results, the dataset cache and lessons.
+"""Where mmviz reads and writes: checkpoints, results, the dataset cache, lessons and the
+live-class database.
 
 Each folder is resolved when the function is called (never frozen at import time), so setting
 the environment variable or changing directory in a running process, a test or a child process
 moves it. Every command and page reads these functions, so they all resolve the same way:
 
-| function            | 1. environment variable | 2. working directory | 3. packaged default     |
-|---------------------|-------------------------|----------------------|-------------------------|
-| `checkpoint_root()` | `MMVIZ_CHECKPOINTS`     | `./checkpoints`      | the shipped zoo         |
-| `results_root()`    | `MMVIZ_RESULTS`         | `./results`          | the shipped results     |
-| `lessons_root()`    | `MMVIZ_LESSONS`         | `./lessons`          | `<defaults>/lessons`    |
-| `cache_root()`      | `MMVIZ_CACHE`           | -                    | `~/.cache/mmviz`        |
+| function            | 1. environment variable | 2. working directory | 3. packaged default       |
+|---------------------|-------------------------|----------------------|---------------------------|
+| `checkpoint_root()` | `MMVIZ_CHECKPOINTS`     | `./checkpoints`      | the shipped zoo           |
+| `results_root()`    | `MMVIZ_RESULTS`         | `./results`          | the shipped results       |
+| `lessons_root()`    | `MMVIZ_LESSONS`         | `./lessons`          | `<defaults>/lessons`      |
+| `cache_root()`      | `MMVIZ_CACHE`           | -                    | `~/.cache/mmviz`          |
+| `class_db_path()`   | `MMVIZ_CLASS_DB`        | -                    | `<cache>/classes.sqlite3` |
 
 An empty variable counts as unset; the working directory's folder counts when it exists. The
 packaged defaults are the repository's own folders in a checkout (`<repo>/checkpoints`...), and
@@ -85,6 +87,13 @@ def cache_root() -> Path:
     return Path(value) if value else Path.home() / ".cache" / "mmviz"
 
 
+def class_db_path() -> Path:
+    """`$MMVIZ_CLASS_DB`, else `<cache_root()>/classes.sqlite3`: the SQLite file of live classes
+    (mmviz.classroom), shared by every app process on the machine."""
+    value = os.environ.get("MMVIZ_CLASS_DB")
+    return Path(value) if value else cache_root() / "classes.sqlite3"
+
+
 def lessons_root() -> Path:
     """`$MMVIZ_LESSONS`, else `./lessons` if it exists, else `<defaults>/lessons`."""
     return _resolve("MMVIZ_LESSONS", "lessons", DEFAULT_LESSONS)[0]
@@ -98,6 +107,7 @@ __all__ = [
     "checkpoint_origin",
     "checkpoints_writable",
     "checkpoint_root",
+    "class_db_path",
     "lessons_root",
     "packaged",
     "results_root",
