@@ -325,6 +325,38 @@ def cmd_app(args: argparse.Namespace) -> int:
         return 130
 
 
+def cmd_lesson(args: argparse.Namespace) -> int:
+    """Lessons: `check` validates files (exit 1 on a problem), `list` the lessons found,
+    `fields` what a stop's state can set on a page."""
+    from mmviz import lessons, pagestate
+
+    if args.action == "fields":
+        pages = [args.target] if args.target else list(pagestate.PAGE_STATES)
+        for page in pages:
+            print(f"[{page}]")
+            for row in pagestate.field_table(page):
+                print(f"  {row['field']:<16} ?{row['url']:<14} {row['expects']}: {row['meaning']}")
+        return 0
+    if args.action == "list":
+        good, bad = lessons.list_lessons()
+        for lesson in good:
+            print(f"{lesson.id:<28} {len(lesson.stops):>2} stops  {lesson.duration:>3} min  "
+                  f"{lesson.title}")  # fmt: skip
+        for name, why in bad.items():
+            print(f"{name:<28} BROKEN: {why}")
+        return 0
+    files = [args.target] if args.target else [str(p) for p in lessons.lesson_files()]
+    if not files:
+        print("no lesson files found", file=sys.stderr)
+        return 1
+    problems = [p for f in files for p in lessons.check_lesson(f, claims=args.claims)]
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"{len(files)} lesson file(s) OK" + (" (claims measured)" if args.claims else ""))
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mmviz", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -416,6 +448,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--port", type=int, default=8501)
     ap.add_argument("--address", default="127.0.0.1", help="0.0.0.0 serves other machines too")
     ap.set_defaults(func=cmd_app)
+
+    le = sub.add_parser("lesson", help="check, list or document lessons (lessons/*.toml)")
+    le.add_argument("action", choices=["check", "list", "fields"])
+    le.add_argument("target", nargs="?", help="check: a lesson file (default: all); fields: a page")
+    le.add_argument(
+        "--claims", action="store_true", help="check: also measure each claim on the models"
+    )
+    le.set_defaults(func=cmd_lesson)
 
     st = sub.add_parser("study", help="rerun a paper's claim and write results/<name>.json")
     st.add_argument("name", choices=STUDY_NAMES, help="which study")
