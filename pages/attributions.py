@@ -263,6 +263,7 @@ for col, m in zip(tcols, candidates, strict=False):
         f"att_obs_{m}",
         available,
         external=page.external_part("observed", lambda obs, m=m: m in obs),
+        field="observed",
     )
     if not available:
         st.session_state[f"att_obs_{m}"] = False

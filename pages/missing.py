@@ -134,6 +134,7 @@ for col, m in zip(cols, shown, strict=True):
             f"obs_{m}",
             available,
             external=page.external_part("observed", lambda obs, m=m: m in obs),
+            field="observed",
         )
         if not available:
             st.session_state[f"obs_{m}"] = False
@@ -151,6 +152,7 @@ for col, m in zip(cols, shown, strict=True):
             0.0,
             valid=lambda v: isinstance(v, float) and 0 <= v <= 1,
             external=url_level,
+            field="noise",
         )
         level = st.slider(
             damage_label(m, ds.specs[m].kind, damage),

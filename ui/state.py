@@ -72,7 +72,12 @@ class PageRun:
         self.written: dict[str, str] = st.session_state.setdefault(WRITTEN, {})
         self.values: dict[str, Any] = {}
         self.notes: list[str] = []
+        self.keys: dict[str, list[str]] = {}  # field -> the widget keys that set it
         self.finished = False
+        from ui.lesson import running
+
+        # the lesson card goes at the top of the sidebar; it is filled in at finish()
+        self.lesson_slot = st.sidebar.container() if running() is not None else None
 
     # ---- reading ---------------------------------------------------------------------------
     def _url(self, field: str) -> str:
@@ -122,6 +127,8 @@ class PageRun:
     ) -> Any:
         """Set widget state `key` before its widget is drawn (see the module docstring)."""
         ok = valid or (lambda _v: True)
+        if field is not None:
+            self.keys.setdefault(field, []).append(key)
         candidates = []
         if external is not None and external is not RESET:
             if ok(external):
@@ -209,6 +216,10 @@ class PageRun:
         if self.finished:
             return
         self.finished = True
+        if self.lesson_slot is not None:
+            from ui.lesson import lesson_card
+
+            lesson_card(self, self.lesson_slot)
         for note in dict.fromkeys(self.notes):
             st.caption(f"ⓘ {note}")
         with st.sidebar.expander("🔗 Link to this view · reset"):
