@@ -337,6 +337,7 @@ class SentimentModel(MultimodalModel):
     """
 
     config_class: ClassVar[type[ModelConfig]] = FusionConfig
+    kind: ClassVar[str] = "fusion"
     config: FusionConfig
 
     def __init__(self, config: FusionConfig, specs: dict[str, ModalitySpec]) -> None:
@@ -372,10 +373,6 @@ class SentimentModel(MultimodalModel):
 
     def fusion_parameter_count(self) -> int:
         """Parameters of the part that mixes modalities (what the app plots against sizes)."""
-        raise NotImplementedError
-
-    def embedding_layer(self, modality: str) -> nn.Embedding:
-        """The word embedding of a token modality, for Captum's layer attribution."""
         raise NotImplementedError
 
     # --- sizes --------------------------------------------------------------------------------
@@ -481,6 +478,16 @@ class SentimentModel(MultimodalModel):
     def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
         """The score (n,) for regression, class probabilities (n, C) for classification."""
         out = self._finish(self.raw_output(inputs, observed))
+        return out if self.config.task == "regression" else torch.softmax(out, dim=-1)
+
+    def predict_from_nothing(self, n: int) -> Tensor:
+        """`predict` with every representation at its training mean (the missing-modality
+        convention applied to all of them)."""
+        reps = {}
+        for m in self.modalities:
+            mean = self.missing_representation(m)
+            reps[m] = mean.expand(n, *mean.shape)
+        out = self._finish(self.combine(reps, {}))
         return out if self.config.task == "regression" else torch.softmax(out, dim=-1)
 
     # --- training -----------------------------------------------------------------------------
@@ -684,6 +691,7 @@ class LateFusion(SubnetModel):
     name: ClassVar[str] = "late_fusion"
     paper: ClassVar[str] = "Late-fusion baseline (as compared in Zadeh et al., EMNLP 2017)"
     config_class: ClassVar[type[ModelConfig]] = LateFusionConfig
+    combines_unimodal_predictions: ClassVar[bool] = True
 
     def build(self) -> None:
         c = self.config

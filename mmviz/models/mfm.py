@@ -188,6 +188,10 @@ class MFM(MultimodalModel):
     """Factorised multimodal model: shared Z_y plus one Z_a per input modality."""
 
     name = "mfm"
+    kind = "generative"
+    estimates_log_likelihood = True
+    factorised = True
+    has_surrogate_inference = True
     config_class = MFMConfig
     paper = (
         "Tsai, Liang, Zadeh, Morency & Salakhutdinov. Learning Factorized Multimodal "
@@ -272,6 +276,16 @@ class MFM(MultimodalModel):
         return {
             k: bool(t) for k, t in zip(self.surrogate_keys, self.surrogate_trained, strict=True)
         }
+
+    @property
+    def input_modalities(self) -> list[str]:
+        """Every modality but the label when the label is the head's target."""
+        return list(self.inputs)
+
+    def supported_subsets(self) -> list[list[str]] | None:
+        """All inputs (the main encoders), then each subset whose surrogate is trained."""
+        trained = [k.split("+") for k, ok in self.trained_surrogates.items() if ok]
+        return [list(self.inputs), *trained]
 
     # ---- inference ---------------------------------------------------------------------
     def observed_inputs(self, observed: Iterable[str] | None) -> list[str]:
@@ -505,6 +519,11 @@ class MFM(MultimodalModel):
     def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
         """The head D(F_y): class probabilities (n, C), or scores (n,) for a regression target."""
         logits = self.head(self.factors(inputs, observed)["y"])
+        return torch.softmax(logits, dim=-1) if self.num_classes else logits.squeeze(-1)
+
+    def predict_from_nothing(self, n: int) -> Tensor:
+        """The head D(G_y(z_y)) at the prior mean z_y = 0, in `predict`'s form."""
+        logits = self.head(self.g_y(self.prior_mean(n)["y"]))
         return torch.softmax(logits, dim=-1) if self.num_classes else logits.squeeze(-1)
 
     def log_likelihood_iw(
