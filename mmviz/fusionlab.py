@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from mmviz.models import models_of_kind
 from mmviz.models.base import MultimodalModel
 from mmviz.models.fusion import (
     LowRankFusion,
@@ -32,7 +33,7 @@ from mmviz.models.fusion import (
     tfn_fusion_params,
 )
 
-FUSION_MODELS = ("tfn", "lmf", "early_fusion", "late_fusion")
+FUSION_MODELS = models_of_kind("fusion")  # what each model class declares as its kind
 FUSION_BENCH = "fusion_bench.json"
 LMF_RANK = "lmf-rank.json"
 
@@ -108,7 +109,7 @@ def late_fusion_parts(
     model: MultimodalModel, inputs: dict[str, Tensor], observed: Sequence[str]
 ) -> pd.DataFrame:
     """Late fusion's own view: each modality's unimodal score and its learned weight."""
-    if not hasattr(model, "unimodal_outputs"):
+    if not model.combines_unimodal_predictions:
         raise ValueError(f"{model.name} is not late fusion")
     obs = [m for m in model.modalities if m in observed]
     reps = model.representations({m: inputs[m] for m in obs}, obs)
@@ -175,7 +176,7 @@ def module_param_counts(dims: Sequence[int], d_h: int, rank: int) -> dict[str, i
 
 def model_dims(model: MultimodalModel) -> dict[str, int]:
     """d_m per modality of a TFN/LMF-style model (its config's sizes)."""
-    if not hasattr(model, "dim"):
+    if model.kind != "fusion":
         raise ValueError(f"{model.name} has no per-modality sub-network sizes")
     return {m: int(model.dim(m)) for m in model.modalities}
 

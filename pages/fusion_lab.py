@@ -204,7 +204,7 @@ elif models:
             table.style.format(precision=3, subset=["clean score", "score", "change"]),
             hide_index=True,
         )
-    late = [c for c, m in models.items() if hasattr(m, "unimodal_outputs")]
+    late = [c for c, m in models.items() if m.combines_unimodal_predictions]
     for c in late:
         with guard(f"{c}: per-modality predictions"):
             parts = lab.late_fusion_parts(

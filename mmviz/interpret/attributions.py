@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mmviz.models.base import MultimodalModel, UnsupportedSubset, to_data_space
+from mmviz.models.base import MultimodalModel, UnsupportedSubset, model_device, to_data_space
 
 PAD, UNK = 0, 1
 DISCRETE_KINDS = ("tokens", "categorical")
@@ -47,16 +47,10 @@ DISCRETE_KINDS = ("tokens", "categorical")
 # ---------------------------------------------------------------------------------------------
 def prior_latents(model: MultimodalModel, n: int) -> dict[str, Tensor]:
     """The prior mean (zero) of every latent group: what a model infers from nothing."""
-    device = _device(model)
-    return {g: torch.zeros(n, d, device=device) for g, d in model.latent_groups.items()}
+    return model.prior_mean(n)
 
 
-def _device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    if p is not None:
-        return p.device
-    b = next(model.buffers(), None)
-    return b.device if b is not None else torch.device("cpu")
+_device = model_device
 
 
 def _posterior_means(
@@ -68,31 +62,12 @@ def _posterior_means(
 def prediction_from_nothing(model: MultimodalModel, n: int) -> Tensor:
     """`predict` with no modality observed: (n,) scores or (n, C) probabilities.
 
-    Fusion models: every representation replaced by its training mean (their own
-    missing-modality convention). Latent-variable models: the label decoder / head at the
-    prior mean z = 0 (for the MVAE this is exactly its product of experts with no expert).
-    Anything else raises `UnsupportedSubset`.
+    Each model says what that is (`MultimodalModel.predict_from_nothing`). Fusion models: every
+    representation replaced by its training mean (their own missing-modality convention).
+    Latent-variable models: the label decoder / head at the prior mean z = 0 (for the MVAE this
+    is exactly its product of experts with no expert). Anything else raises `UnsupportedSubset`.
     """
-    if hasattr(model, "missing_representation") and hasattr(model, "combine"):
-        reps = {}
-        for m in model.modalities:
-            mean = model.missing_representation(m)
-            reps[m] = mean.expand(n, *mean.shape)
-        raw = model.combine(reps, {})
-        if model.config.task == "regression":
-            return raw.squeeze(-1)
-        return torch.softmax(raw, dim=-1)
-    if model.latent_groups:
-        z = prior_latents(model, n)
-        label = model.label_modality
-        if label is not None:
-            return torch.softmax(model.decode(z, [label])[label], dim=-1)
-        if hasattr(model, "head") and hasattr(model, "factors_from_latents"):
-            return model.head(model.factors_from_latents(z)["y"]).squeeze(-1)
-    raise UnsupportedSubset(
-        f"{model.name} has no output without observed modalities (no missing-modality "
-        "convention and no prior); give the empty coalition a value explicitly"
-    )
+    return model.predict_from_nothing(n)
 
 
 def _select(out: Tensor, index: Tensor | None, log: bool) -> Tensor:
@@ -516,10 +491,11 @@ def embedding_modules(model: nn.Module, modality: str) -> list[nn.Embedding]:
     through several tables (shared and specific encoders): all are returned.
     """
     found: list[nn.Embedding] = []
-    getter = getattr(model, "embedding_layer", None)
-    if callable(getter):
+    if isinstance(model, MultimodalModel):
         with contextlib.suppress(ValueError, NotImplementedError, KeyError, AttributeError):
-            found.append(getter(modality))
+            named = model.embedding_layer(modality)
+            if named is not None:
+                found.append(named)
     for name, module in model.named_modules():
         ours = type(module) is nn.Embedding and modality in name.split(".")
         if ours and all(module is not f for f in found):
