@@ -2,7 +2,7 @@
 
 - `lab_scores`: TFN, LMF, early and late fusion on the same utterance, with modalities switched
   off (each model's own missing-modality convention: the training mean of the representation)
-  and noise at a chosen SNR per modality (`models.fusion.add_noise`, seeded).
+  and noise at a chosen SNR per modality (`data.noise.add_noise`, seeded).
 - `param_counts`, `params_vs_rank`, `params_vs_size`: TFN's and LMF's fusion-layer parameters
   from the closed forms in `models.fusion`; `module_param_counts` builds the real layers (on
   PyTorch's "meta" device, so even a billion-parameter TFN costs no memory) to check them.
@@ -23,12 +23,12 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from mmviz.data.noise import add_noise
 from mmviz.models import models_of_kind
 from mmviz.models.base import MultimodalModel
 from mmviz.models.fusion import (
     LowRankFusion,
     TensorFusion,
-    add_noise,
     lmf_fusion_params,
     tfn_fusion_params,
 )

@@ -8,7 +8,8 @@ import streamlit as st
 
 from mmviz import explore
 from mmviz import fusionlab as lab
-from mmviz.models.fusion import FusionConfig, LMFConfig, token_noise_fraction
+from mmviz.data.noise import token_noise_fraction
+from mmviz.models.fusion import FusionConfig, LMFConfig
 from mmviz.plots import fusion as figs
 from ui.cache import (
     catalog,
