@@ -48,14 +48,8 @@ def bench_fusion(
     `ratios` are LMF's advantage, so > 1 means LMF is better: parameters TFN/LMF, throughput
     LMF/TFN. `num_threads` sets torch's thread count for the run (None leaves it).
     """
-    from mmviz.models.fusion import (
-        LMF,
-        TFN,
-        FusionConfig,
-        LMFConfig,
-        random_sentiment_batch,
-        sentiment_like_specs,
-    )
+    from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
+    from mmviz.models.fusion import LMF, TFN, FusionConfig, LMFConfig
 
     if sizes not in FUSION_SIZES:
         raise ValueError(f"unknown sizes {sizes!r}; choose from: {', '.join(FUSION_SIZES)}")
@@ -218,11 +212,12 @@ def bench_interpret(sizes: str = "default", seed: int = 0, num_threads: int | No
     """
     import numpy as np
 
+    from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
     from mmviz.interpret.attributions import Attributor, GeneratedClass, LatentDim, Prediction
     from mmviz.interpret.information import disentanglement
     from mmviz.interpret.pid import pid_from_samples
     from mmviz.interpret.shapley import modality_shapley
-    from mmviz.models.fusion import LMF, LMFConfig, random_sentiment_batch, sentiment_like_specs
+    from mmviz.models.fusion import LMF, LMFConfig
 
     if sizes not in INTERPRET_SIZES:
         raise ValueError(f"unknown sizes {sizes!r}; choose from: {', '.join(INTERPRET_SIZES)}")

@@ -167,9 +167,9 @@ def oracle_available(modality: str, ds: MultimodalDataset) -> bool:
 @torch.no_grad()
 def loglik_metrics(model, ds, limit=300, k=IW_SAMPLES) -> dict[str, Any]:
     """Importance-weighted estimates (K samples) as in the MVAE and JMVAE papers."""
-    fn = getattr(model, "log_likelihood_iw", None)
-    if fn is None or "hand" not in model.modalities:
+    if not model.estimates_log_likelihood or "hand" not in model.modalities:
         return {}
+    fn = model.log_likelihood_iw
     label = model.label_modality
     queries: dict[str, tuple[list[str], list[str]]] = {"hand": (["hand"], [])}
     if label:
@@ -238,8 +238,9 @@ def regression_metrics(model, ds, limit=None) -> dict[str, Any]:
         # fall to chance while redundant ones, which every modality tells, stay right
         out["missing_by_interaction"] = missing_by
     params = {"total": model.parameter_count()}
-    if hasattr(model, "fusion_parameter_count"):
-        params["fusion"] = int(model.fusion_parameter_count())
+    fusion = model.fusion_parameter_count()
+    if fusion is not None:
+        params["fusion"] = int(fusion)
     out["params"] = params
     return out
 
@@ -268,8 +269,8 @@ def evaluate_model(
     if model.latent_groups and "class" in ds.targets:
         metrics.update(coherence_metrics(model, ds, limit or COHERENCE_SAMPLES))
         metrics.update(loglik_metrics(model, ds, limit=100 if quick else 300))
-    for name, fn in EXTRA_METRICS.items():
-        if hasattr(model, name):
+    for applies, fn in EXTRA_METRICS.values():
+        if applies(model):
             metrics.update(fn(model, ds, limit))
     if model.latent_groups and ds.name == "digits":
         from mmviz.demo import DEMO_SAMPLES, demo_suite
@@ -335,10 +336,12 @@ def factor_mi_metrics(model, ds, limit=None, factors=("class", "print_fg_hue")) 
     return {"factor_mi": out}
 
 
-# Model-provided extras, keyed by the attribute that makes them apply.
-EXTRA_METRICS: dict[str, Callable[..., dict[str, Any]]] = {
-    "surrogate_codes": surrogate_metrics,
-    "factors_from_latents": factor_mi_metrics,
+# Model-specific extras, keyed by what they add: (the capability that makes one apply, it).
+EXTRA_METRICS: dict[
+    str, tuple[Callable[[MultimodalModel], bool], Callable[..., dict[str, Any]]]
+] = {
+    "label_accuracy_mean_imputed": (lambda m: m.has_surrogate_inference, surrogate_metrics),
+    "factor_mi": (lambda m: m.factorised, factor_mi_metrics),
 }
 
 

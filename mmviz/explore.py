@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from mmviz.data.base import ModalitySpec, MultimodalDataset
+from mmviz.models import model_kind
 from mmviz.models.base import (
     MixturePosterior,
     MultimodalModel,
@@ -30,8 +31,6 @@ from mmviz.models.base import (
     to_data_space,
 )
 from mmviz.models.stats import kl_normal
-
-GENERATIVE_MODELS = ("mvae", "jmvae", "mfm", "mopoe")  # fallback when meta.json lacks latent_groups
 
 # ---- the checkpoint catalogue ---------------------------------------------------------------
 
@@ -56,12 +55,19 @@ class CheckpointInfo:
     default: bool = False  # the best demo score: the checkpoint the app opens on
 
     @property
+    def kind(self) -> str | None:
+        """What the model class declares it is (`MultimodalModel.kind`); None when the model
+        is not a registered one."""
+        return model_kind(self.model)
+
+    @property
     def generative(self) -> bool:
-        return bool(self.latent_groups) or self.model in GENERATIVE_MODELS
+        # the model's own word when meta.json lacks latent_groups
+        return bool(self.latent_groups) or self.kind == "generative"
 
     @property
     def oracle(self) -> bool:
-        return self.model == "oracle"
+        return self.kind == "oracle"
 
     @property
     def label(self) -> str:
@@ -126,7 +132,7 @@ def sample_batch(ds: MultimodalDataset, index: int) -> dict[str, Tensor]:
 
 def input_modalities(model: MultimodalModel) -> list[str]:
     """The modalities the model can read (MFM's label is its target, never an input)."""
-    return list(getattr(model, "inputs", model.modalities))
+    return list(model.input_modalities)
 
 
 def is_generative(model: MultimodalModel) -> bool:
@@ -299,16 +305,10 @@ def supported_subsets(model: MultimodalModel) -> list[list[str]] | None:
     """The observed subsets the model can infer from, or None if it can infer from any.
 
     MVAE (product of experts) and JMVAE-zero take any subset; JMVAE only those with their own
-    encoder; MFM all inputs plus the subsets whose surrogate network is trained.
+    encoder; MFM all inputs plus the subsets whose surrogate network is trained
+    (`MultimodalModel.supported_subsets`).
     """
-    if has_experts(model) or getattr(getattr(model, "config", None), "zero_fill", False):
-        return None
-    if hasattr(model, "encoder_subsets"):
-        return [list(s) for s in model.encoder_subsets]
-    if hasattr(model, "trained_surrogates"):
-        inputs = input_modalities(model)
-        return [inputs] + [k.split("+") for k, ok in model.trained_surrogates.items() if ok]
-    return None
+    return model.supported_subsets()
 
 
 def compare_views(
@@ -357,7 +357,7 @@ class PoEView:
 
 def has_experts(model: MultimodalModel) -> bool:
     """Whether the posterior is a product of per-modality Gaussian experts (MVAE)."""
-    return hasattr(model, "expert_params") and getattr(model.config, "poe", "") == "product"
+    return model.is_product_of_experts
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 - `lab_scores`: TFN, LMF, early and late fusion on the same utterance, with modalities switched
   off (each model's own missing-modality convention: the training mean of the representation)
-  and noise at a chosen SNR per modality (`models.fusion.add_noise`, seeded).
+  and noise at a chosen SNR per modality (`data.noise.add_noise`, seeded).
 - `param_counts`, `params_vs_rank`, `params_vs_size`: TFN's and LMF's fusion-layer parameters
   from the closed forms in `models.fusion`; `module_param_counts` builds the real layers (on
   PyTorch's "meta" device, so even a billion-parameter TFN costs no memory) to check them.
@@ -23,16 +23,17 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from mmviz.data.noise import add_noise
+from mmviz.models import models_of_kind
 from mmviz.models.base import MultimodalModel
 from mmviz.models.fusion import (
     LowRankFusion,
     TensorFusion,
-    add_noise,
     lmf_fusion_params,
     tfn_fusion_params,
 )
 
-FUSION_MODELS = ("tfn", "lmf", "early_fusion", "late_fusion")
+FUSION_MODELS = models_of_kind("fusion")  # what each model class declares as its kind
 FUSION_BENCH = "fusion_bench.json"
 LMF_RANK = "lmf-rank.json"
 
@@ -108,7 +109,7 @@ def late_fusion_parts(
     model: MultimodalModel, inputs: dict[str, Tensor], observed: Sequence[str]
 ) -> pd.DataFrame:
     """Late fusion's own view: each modality's unimodal score and its learned weight."""
-    if not hasattr(model, "unimodal_outputs"):
+    if not model.combines_unimodal_predictions:
         raise ValueError(f"{model.name} is not late fusion")
     obs = [m for m in model.modalities if m in observed]
     reps = model.representations({m: inputs[m] for m in obs}, obs)
@@ -175,7 +176,7 @@ def module_param_counts(dims: Sequence[int], d_h: int, rank: int) -> dict[str, i
 
 def model_dims(model: MultimodalModel) -> dict[str, int]:
     """d_m per modality of a TFN/LMF-style model (its config's sizes)."""
-    if not hasattr(model, "dim"):
+    if model.kind != "fusion":
         raise ValueError(f"{model.name} has no per-modality sub-network sizes")
     return {m: int(model.dim(m)) for m in model.modalities}
 

@@ -431,7 +431,7 @@ def mfm_information(
     """I(F_y; X^_i) and I(F_a_i; X^_i) per input modality over `n` test samples (nats)."""
     from mmviz.interpret.mfm import factor_information
 
-    inputs = list(getattr(model, "inputs", model.modalities))
+    inputs = model.input_modalities
     batch = first_test_samples(ds, model.modalities, n)
     return factor_information(model, batch, estimator=estimator, modalities=inputs)
 
@@ -440,7 +440,7 @@ def mfm_gradients(model: MultimodalModel, inputs: dict[str, torch.Tensor]):
     """||dF_y / dX_i||^2 per input position for a batch (MFM's gradient-based view)."""
     from mmviz.interpret.mfm import shared_factor_gradients
 
-    obs = [m for m in getattr(model, "inputs", model.modalities) if m in inputs]
+    obs = [m for m in model.input_modalities if m in inputs]
     return shared_factor_gradients(model, {m: inputs[m] for m in obs}, obs)
 
 

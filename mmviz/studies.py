@@ -640,7 +640,7 @@ def recon_error(model: MultimodalModel, ds: MultimodalDataset, limit: int | None
     """Per-entry negative log-likelihood of the reconstructions from all inputs, averaged over
     the input modalities (BCE for images, cross-entropy for tokens, half squared error plus a
     constant for real features): the quantity MFM's loss weighs, comparable across variants."""
-    inputs = [m for m in model.modalities if m != getattr(model, "label_target", None)]
+    inputs = model.input_modalities
     totals = {m: 0.0 for m in inputs}
     n = 0
     for x, _ in batched(ds, "test", limit):

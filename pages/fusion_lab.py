@@ -8,7 +8,8 @@ import streamlit as st
 
 from mmviz import explore
 from mmviz import fusionlab as lab
-from mmviz.models.fusion import FusionConfig, LMFConfig, token_noise_fraction
+from mmviz.data.noise import token_noise_fraction
+from mmviz.models.fusion import FusionConfig, LMFConfig
 from mmviz.plots import fusion as figs
 from ui.cache import (
     catalog,
@@ -221,7 +222,7 @@ elif models:
             table.style.format(precision=3, subset=["clean score", "score", "change"]),
             hide_index=True,
         )
-    late = [c for c, m in models.items() if hasattr(m, "unimodal_outputs")]
+    late = [c for c, m in models.items() if m.combines_unimodal_predictions]
     for c in late:
         with guard(f"{c}: per-modality predictions"):
             parts = lab.late_fusion_parts(

@@ -143,14 +143,14 @@ else:
 
 # ---- 2. MFM --------------------------------------------------------------------------------------
 st.header("MFM: shared vs modality-specific factors")
-if not hasattr(model, "factors_from_latents"):
+if not model.factorised:
     st.info(
         f"This section is for MFM checkpoints (Tsai et al. 2019), whose representation is "
         f"split into a shared factor and one factor per modality; **{info.id}** is "
         f"{info.model}."
     )
 else:
-    inputs_m = list(getattr(model, "inputs", model.modalities))
+    inputs_m = model.input_modalities
     st.subheader("Information-based: which factor drives each generated modality")
     est_labels = {
         "gaussian": "Gaussian (log-det, fast)",

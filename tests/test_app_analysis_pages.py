@@ -490,7 +490,8 @@ def test_information_pid_beside_truth_and_missing_drop():
 
 # ---- fusion lab ----------------------------------------------------------------------------------
 def test_fusion_lab_param_counts_equal_the_modules():
-    from mmviz.models.fusion import LMF, TFN, FusionConfig, LMFConfig, sentiment_like_specs
+    from mmviz.data.random_inputs import sentiment_like_specs
+    from mmviz.models.fusion import LMF, TFN, FusionConfig, LMFConfig
 
     at = open_page("fusion_lab", ckpt="lmf_tiny")
     assert_clean(at)

@@ -86,8 +86,11 @@ class ToyFactorised(MultimodalModel):
 
     def __init__(self, ds: MultimodalDataset, uses_y: bool = True) -> None:
         super().__init__(ModelConfig(), ds.specs)
-        self.inputs = ["hand", "print"]
         self.uses_y = uses_y
+
+    @property
+    def input_modalities(self) -> list[str]:
+        return ["hand", "print"]
 
     @property
     def latent_groups(self) -> dict[str, int]:

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmviz.bench import bench_fusion
+from mmviz.data.noise import add_noise, token_noise_fraction
+from mmviz.data.random_inputs import sentiment_like_specs
 from mmviz.models import model_class
 from mmviz.models.fusion import (
     LMF,
@@ -23,14 +25,11 @@ from mmviz.models.fusion import (
     LowRankFusion,
     SequenceSubNet,
     TensorFusion,
-    add_noise,
     concat_fusion_params,
     lmf_fusion_params,
     make_fusion,
     masked_time_stats,
-    sentiment_like_specs,
     tfn_fusion_params,
-    token_noise_fraction,
 )
 
 torch.set_num_threads(1)

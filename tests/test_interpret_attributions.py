@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from mmviz.data.base import ModalitySpec
+from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
 from mmviz.interpret.attributions import (
     METHODS,
     Attributor,
@@ -21,7 +22,7 @@ from mmviz.interpret.attributions import (
     embedding_modules,
 )
 from mmviz.models.base import ModelConfig, MultimodalModel, to_data_space
-from mmviz.models.fusion import LMF, LMFConfig, random_sentiment_batch, sentiment_like_specs
+from mmviz.models.fusion import LMF, LMFConfig
 
 torch.set_num_threads(1)
 

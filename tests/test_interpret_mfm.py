@@ -103,7 +103,8 @@ def test_factor_roles_in_generation_are_recovered():
 
 
 def test_non_mfm_models_are_refused():
-    from mmviz.models.fusion import LMF, LMFConfig, sentiment_like_specs
+    from mmviz.data.random_inputs import sentiment_like_specs
+    from mmviz.models.fusion import LMF, LMFConfig
 
     model = LMF(LMFConfig(), sentiment_like_specs())
     with pytest.raises(TypeError, match="factor API"):

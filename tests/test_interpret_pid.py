@@ -57,7 +57,7 @@ def test_atoms_add_up_to_the_joint_information():
 
 
 def test_pooled_features_by_kind():
-    from mmviz.models.fusion import sentiment_like_specs
+    from mmviz.data.random_inputs import sentiment_like_specs
 
     specs = sentiment_like_specs(steps=3, vocab_size=5)
     tokens = np.array([[2, 2, 0], [4, 0, 0]])

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from mmviz.data.base import ModalitySpec
+from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
 from mmviz.interpret.attributions import GeneratedClass, LatentDim, Prediction
 from mmviz.interpret.shapley import brute_force_shapley, modality_shapley
 from mmviz.models.base import ModelConfig, MultimodalModel
-from mmviz.models.fusion import LMF, LMFConfig, random_sentiment_batch, sentiment_like_specs
+from mmviz.models.fusion import LMF, LMFConfig
 
 torch.set_num_threads(1)
 

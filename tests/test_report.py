@@ -13,6 +13,7 @@ import torch
 
 from mmviz import fusionlab as lab
 from mmviz import report as rep
+from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
 from mmviz.models.fusion import (
     LMF,
     TFN,
@@ -21,8 +22,6 @@ from mmviz.models.fusion import (
     LateFusion,
     LateFusionConfig,
     LMFConfig,
-    random_sentiment_batch,
-    sentiment_like_specs,
 )
 
 METRICS = {

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mmviz.models.base import MultimodalModel, UnsupportedSubset, to_data_space
+from mmviz.models.base import MultimodalModel, UnsupportedSubset, model_device, to_data_space
 
 PAD, UNK = 0, 1
 DISCRETE_KINDS = ("tokens", "categorical")
@@ -47,16 +47,10 @@ DISCRETE_KINDS = ("tokens", "categorical")
 # ---------------------------------------------------------------------------------------------
 def prior_latents(model: MultimodalModel, n: int) -> dict[str, Tensor]:
     """The prior mean (zero) of every latent group: what a model infers from nothing."""
-    device = _device(model)
-    return {g: torch.zeros(n, d, device=device) for g, d in model.latent_groups.items()}
+    return model.prior_mean(n)
 
 
-def _device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    if p is not None:
-        return p.device
-    b = next(model.buffers(), None)
-    return b.device if b is not None else torch.device("cpu")
+_device = model_device
 
 
 def _posterior_means(
@@ -68,31 +62,12 @@ def _posterior_means(
 def prediction_from_nothing(model: MultimodalModel, n: int) -> Tensor:
     """`predict` with no modality observed: (n,) scores or (n, C) probabilities.
 
-    Fusion models: every representation replaced by its training mean (their own
-    missing-modality convention). Latent-variable models: the label decoder / head at the
-    prior mean z = 0 (for the MVAE this is exactly its product of experts with no expert).
-    Anything else raises `UnsupportedSubset`.
+    Each model says what that is (`MultimodalModel.predict_from_nothing`). Fusion models: every
+    representation replaced by its training mean (their own missing-modality convention).
+    Latent-variable models: the label decoder / head at the prior mean z = 0 (for the MVAE this
+    is exactly its product of experts with no expert). Anything else raises `UnsupportedSubset`.
     """
-    if hasattr(model, "missing_representation") and hasattr(model, "combine"):
-        reps = {}
-        for m in model.modalities:
-            mean = model.missing_representation(m)
-            reps[m] = mean.expand(n, *mean.shape)
-        raw = model.combine(reps, {})
-        if model.config.task == "regression":
-            return raw.squeeze(-1)
-        return torch.softmax(raw, dim=-1)
-    if model.latent_groups:
-        z = prior_latents(model, n)
-        label = model.label_modality
-        if label is not None:
-            return torch.softmax(model.decode(z, [label])[label], dim=-1)
-        if hasattr(model, "head") and hasattr(model, "factors_from_latents"):
-            return model.head(model.factors_from_latents(z)["y"]).squeeze(-1)
-    raise UnsupportedSubset(
-        f"{model.name} has no output without observed modalities (no missing-modality "
-        "convention and no prior); give the empty coalition a value explicitly"
-    )
+    return model.predict_from_nothing(n)
 
 
 def _select(out: Tensor, index: Tensor | None, log: bool) -> Tensor:
@@ -328,8 +303,33 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
+class MethodCall:
+    """One attribution run, as a method's `run` receives it.
+
+    captum: the `captum.attr` module (imported when a run starts, so importing this module
+        stays cheap). forward: the target as Captum's forward function. tensors / baselines:
+        what is attributed and its baseline, one per slot of `taps`. extra: the additional
+        forward arguments (token ids, then the class index). params: the validated parameters.
+    """
+
+    captum: Any
+    forward: Callable[..., Tensor]
+    taps: TappedInputs
+    tensors: tuple[Tensor, ...]
+    baselines: tuple[Tensor, ...]
+    extra: tuple
+    params: dict[str, Any]
+
+
+# per-slot attributions, and the convergence deltas (n,) for methods that report them
+RunResult = tuple[tuple[Tensor, ...], np.ndarray | None]
+
+
+@dataclass(frozen=True)
 class MethodSpec:
-    """An attribution method: Captum class, kind, parameters, whether it reports a delta."""
+    """An attribution method: Captum class, kind, parameters, whether it reports a delta, and
+    `run`, which calls Captum with those parameters (one callable per method, as Captum has
+    one object per method)."""
 
     name: str
     captum: str
@@ -337,6 +337,7 @@ class MethodSpec:
     params: tuple[ParamSpec, ...]
     has_delta: bool
     description: str
+    run: Callable[[MethodCall], RunResult] = field(compare=False, repr=False)
 
     def param(self, name: str) -> ParamSpec:
         for p in self.params:
@@ -381,6 +382,108 @@ _PATCH = ParamSpec(
 )
 _SEED = ParamSpec("seed", int, 0, 0, 2**31 - 1, help="random seed (same seed, same result)")
 
+
+def _deltas(delta: Tensor) -> np.ndarray:
+    return delta.detach().double().cpu().numpy()
+
+
+def _spread_over_windows(attrs: Sequence[Tensor], shapes: Sequence[tuple]) -> tuple[Tensor, ...]:
+    """Each occluded window's change divided among its elements (see the module docstring)."""
+    sizes = [math.prod(s) for s in shapes]
+    return tuple(a / s for a, s in zip(attrs, sizes, strict=True))
+
+
+def _spread_over_groups(attrs: Sequence[Tensor], masks: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    """Each feature group's effect divided among its elements (see the module docstring)."""
+    sizes = _group_sizes(masks)
+    return tuple(a / s.to(a) for a, s in zip(attrs, sizes, strict=True))
+
+
+def _perturbation_kwargs(call: MethodCall, masks: tuple[Tensor, ...]) -> dict[str, Any]:
+    return dict(
+        baselines=call.baselines,
+        feature_mask=masks,
+        additional_forward_args=call.extra,
+        perturbations_per_eval=call.params["perturbations_per_eval"],
+    )
+
+
+def _run_integrated_gradients(call: MethodCall) -> RunResult:
+    p = call.params
+    attrs, delta = call.captum.IntegratedGradients(call.forward).attribute(
+        call.tensors,
+        baselines=call.baselines,
+        additional_forward_args=call.extra,
+        n_steps=p["n_steps"],
+        method=p["method"],
+        internal_batch_size=p["internal_batch_size"] or None,
+        return_convergence_delta=True,
+    )
+    return tuple(attrs), _deltas(delta)
+
+
+def _run_saliency(call: MethodCall) -> RunResult:
+    attrs = call.captum.Saliency(call.forward).attribute(
+        call.tensors, abs=call.params["abs"], additional_forward_args=call.extra
+    )
+    return tuple(attrs), None
+
+
+def _run_input_x_gradient(call: MethodCall) -> RunResult:
+    attrs = call.captum.InputXGradient(call.forward).attribute(
+        call.tensors, additional_forward_args=call.extra
+    )
+    return tuple(attrs), None
+
+
+def _run_gradient_shap(call: MethodCall) -> RunResult:
+    p = call.params
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(p["seed"])
+        attrs, delta = call.captum.GradientShap(call.forward).attribute(
+            call.tensors,
+            baselines=tuple(b[:1] for b in call.baselines),
+            n_samples=p["n_samples"],
+            stdevs=p["stdevs"],
+            additional_forward_args=call.extra,
+            return_convergence_delta=True,
+        )
+    return tuple(attrs), _deltas(delta)
+
+
+def _run_occlusion(call: MethodCall) -> RunResult:
+    p = call.params
+    shapes, strides = call.taps.windows(p["window"], p["stride"], p["sequence_grouping"])
+    attrs = call.captum.Occlusion(call.forward).attribute(
+        call.tensors,
+        sliding_window_shapes=shapes,
+        strides=strides,
+        baselines=call.baselines,
+        additional_forward_args=call.extra,
+        perturbations_per_eval=p["perturbations_per_eval"],
+    )
+    return _spread_over_windows(attrs, shapes), None
+
+
+def _run_feature_ablation(call: MethodCall) -> RunResult:
+    masks = call.taps.feature_masks(call.params["sequence_grouping"], call.params["image_patch"])
+    attrs = call.captum.FeatureAblation(call.forward).attribute(
+        call.tensors, **_perturbation_kwargs(call, masks)
+    )
+    return _spread_over_groups(attrs, masks), None
+
+
+def _run_shapley_value_sampling(call: MethodCall) -> RunResult:
+    p = call.params
+    masks = call.taps.feature_masks(p["sequence_grouping"], p["image_patch"])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(p["seed"])
+        attrs = call.captum.ShapleyValueSampling(call.forward).attribute(
+            call.tensors, n_samples=p["n_samples"], **_perturbation_kwargs(call, masks)
+        )
+    return _spread_over_groups(attrs, masks), None
+
+
 METHODS: dict[str, MethodSpec] = {
     "IntegratedGradients": MethodSpec(
         "IntegratedGradients",
@@ -422,6 +525,7 @@ METHODS: dict[str, MethodSpec] = {
         True,
         "Path integral of gradients from a baseline (zeros / PAD) to the input; attributions "
         "sum to f(input) - f(baseline) up to the reported delta (Sundararajan et al. 2017).",
+        run=_run_integrated_gradients,
     ),
     "Saliency": MethodSpec(
         "Saliency",
@@ -430,6 +534,7 @@ METHODS: dict[str, MethodSpec] = {
         (ParamSpec("abs", bool, True, help="absolute value of the gradient"), _TOKEN_BASELINE),
         False,
         "The gradient of the target at the input: local sensitivity, not a decomposition.",
+        run=_run_saliency,
     ),
     "InputXGradient": MethodSpec(
         "InputXGradient",
@@ -438,6 +543,7 @@ METHODS: dict[str, MethodSpec] = {
         (_TOKEN_BASELINE,),
         False,
         "Input times gradient: a first-order estimate of each input's contribution.",
+        run=_run_input_x_gradient,
     ),
     "GradientShap": MethodSpec(
         "GradientShap",
@@ -459,6 +565,7 @@ METHODS: dict[str, MethodSpec] = {
         True,
         "Expected gradients: gradients at random points between baselines and the input, "
         "times (input - baseline); approximates SHAP values (Lundberg & Lee 2017).",
+        run=_run_gradient_shap,
     ),
     "Occlusion": MethodSpec(
         "Occlusion",
@@ -476,6 +583,7 @@ METHODS: dict[str, MethodSpec] = {
         False,
         "Change of the target when a sliding window is replaced by the baseline "
         "(Zeiler & Fergus 2014); each window's change is spread over its elements.",
+        run=_run_occlusion,
     ),
     "FeatureAblation": MethodSpec(
         "FeatureAblation",
@@ -484,6 +592,7 @@ METHODS: dict[str, MethodSpec] = {
         (_GROUPING, _PATCH, _TOKEN_BASELINE, _PER_EVAL),
         False,
         "Change of the target when one feature (group) at a time is replaced by the baseline.",
+        run=_run_feature_ablation,
     ),
     "ShapleyValueSampling": MethodSpec(
         "ShapleyValueSampling",
@@ -500,6 +609,7 @@ METHODS: dict[str, MethodSpec] = {
         False,
         "Shapley values of features estimated from random orderings; they sum exactly to "
         "f(input) - f(baseline) (Castro et al. 2009).",
+        run=_run_shapley_value_sampling,
     ),
 }
 
@@ -516,10 +626,11 @@ def embedding_modules(model: nn.Module, modality: str) -> list[nn.Embedding]:
     through several tables (shared and specific encoders): all are returned.
     """
     found: list[nn.Embedding] = []
-    getter = getattr(model, "embedding_layer", None)
-    if callable(getter):
+    if isinstance(model, MultimodalModel):
         with contextlib.suppress(ValueError, NotImplementedError, KeyError, AttributeError):
-            found.append(getter(modality))
+            named = model.embedding_layer(modality)
+            if named is not None:
+                found.append(named)
     for name, module in model.named_modules():
         ours = type(module) is nn.Embedding and modality in name.split(".")
         if ours and all(module is not f for f in found):
@@ -842,7 +953,7 @@ class Attributor:
                 base_value = forward(*base, *extra).detach()
             if self.spec.kind == "gradient":
                 tensors = tuple(t.clone().requires_grad_(True) for t in tensors)
-            attrs, deltas = self._run(ca, forward, taps, tensors, base, extra)
+            attrs, deltas = self.spec.run(MethodCall(ca, forward, taps, tensors, base, extra, p))
         finally:
             model.train(was_training)
         per_mod = taps.per_modality(attrs)
@@ -859,77 +970,6 @@ class Attributor:
             baseline_value=base_value.double().cpu().numpy(),
             index=None if index is None else index.cpu().numpy(),
         )
-
-    def _run(
-        self,
-        ca: Any,
-        forward: Callable[..., Tensor],
-        taps: TappedInputs,
-        tensors: tuple[Tensor, ...],
-        base: tuple[Tensor, ...],
-        extra: tuple,
-    ) -> tuple[tuple[Tensor, ...], np.ndarray | None]:
-        p, name = self.params, self.spec.name
-        if name == "IntegratedGradients":
-            attrs, delta = ca.IntegratedGradients(forward).attribute(
-                tensors,
-                baselines=base,
-                additional_forward_args=extra,
-                n_steps=p["n_steps"],
-                method=p["method"],
-                internal_batch_size=p["internal_batch_size"] or None,
-                return_convergence_delta=True,
-            )
-            return tuple(attrs), delta.detach().double().cpu().numpy()
-        if name == "Saliency":
-            attrs = ca.Saliency(forward).attribute(
-                tensors, abs=p["abs"], additional_forward_args=extra
-            )
-            return tuple(attrs), None
-        if name == "InputXGradient":
-            attrs = ca.InputXGradient(forward).attribute(tensors, additional_forward_args=extra)
-            return tuple(attrs), None
-        if name == "GradientShap":
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(p["seed"])
-                attrs, delta = ca.GradientShap(forward).attribute(
-                    tensors,
-                    baselines=tuple(b[:1] for b in base),
-                    n_samples=p["n_samples"],
-                    stdevs=p["stdevs"],
-                    additional_forward_args=extra,
-                    return_convergence_delta=True,
-                )
-            return tuple(attrs), delta.detach().double().cpu().numpy()
-        if name == "Occlusion":
-            shapes, strides = taps.windows(p["window"], p["stride"], p["sequence_grouping"])
-            attrs = ca.Occlusion(forward).attribute(
-                tensors,
-                sliding_window_shapes=shapes,
-                strides=strides,
-                baselines=base,
-                additional_forward_args=extra,
-                perturbations_per_eval=p["perturbations_per_eval"],
-            )
-            sizes = [math.prod(s) for s in shapes]
-            return tuple(a / s for a, s in zip(attrs, sizes, strict=True)), None
-        masks = taps.feature_masks(p["sequence_grouping"], p["image_patch"])
-        kwargs = dict(
-            baselines=base,
-            feature_mask=masks,
-            additional_forward_args=extra,
-            perturbations_per_eval=p["perturbations_per_eval"],
-        )
-        if name == "FeatureAblation":
-            attrs = ca.FeatureAblation(forward).attribute(tensors, **kwargs)
-        else:  # ShapleyValueSampling
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(p["seed"])
-                attrs = ca.ShapleyValueSampling(forward).attribute(
-                    tensors, n_samples=p["n_samples"], **kwargs
-                )
-        sizes = _group_sizes(masks)
-        return tuple(a / s.to(a) for a, s in zip(attrs, sizes, strict=True)), None
 
 
 def attribute(

@@ -13,9 +13,10 @@ for every sample, so a page can show one sample or the average. The generative c
 ||dX^_i / dF_y|| vs ||dX^_i / dF_a_i|| (Frobenius norms of the decoder's Jacobians), is
 `generative_sensitivity`.
 
-The functions need a model with MFM's factor API: `factors(inputs, observed)` (F_y under "y",
-F_a_i under the modality's name), `decode_from_factors(factors, modalities)` and `inputs`
-(the input modalities). They are generic over modality kinds.
+The functions need a model with MFM's factor API (`MultimodalModel.factorised`):
+`factors(inputs, observed)` (F_y under "y", F_a_i under the modality's name),
+`decode_from_factors(factors, modalities)` and `input_modalities`. They are generic over
+modality kinds.
 """
 
 from __future__ import annotations
@@ -35,13 +36,12 @@ from mmviz.models.base import MultimodalModel, to_data_space
 
 
 def _check_mfm(model: MultimodalModel) -> list[str]:
-    for attr in ("factors", "decode_from_factors", "factors_from_latents"):
-        if not hasattr(model, attr):
-            raise TypeError(
-                f"{model.name} has no {attr}(): MFM interpretation needs MFM's "
-                "factor API (F_y, F_a_i and decoding from factors)"
-            )
-    return list(getattr(model, "inputs", model.modalities))
+    if not model.factorised:
+        raise TypeError(
+            f"{model.name} has no factors(): MFM interpretation needs MFM's "
+            "factor API (F_y, F_a_i and decoding from factors)"
+        )
+    return model.input_modalities
 
 
 def _generated(

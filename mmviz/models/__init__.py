@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from mmviz.models.base import (
+    MODEL_KINDS,
     MixturePosterior,
     ModelConfig,
     MultimodalModel,
@@ -41,8 +42,20 @@ def model_class(name: str) -> type[MultimodalModel]:
     return getattr(import_module(module), cls)
 
 
+def model_kind(name: str) -> str | None:
+    """The kind the registered model `name` declares (one of MODEL_KINDS); None for a name
+    that is not registered (e.g. a checkpoint whose config could not be read)."""
+    return model_class(name).kind if name in MODELS else None
+
+
+def models_of_kind(kind: str) -> tuple[str, ...]:
+    """Registered model names of one kind, in registry order."""
+    return tuple(name for name in MODELS if model_kind(name) == kind)
+
+
 __all__ = [
     "MODELS",
+    "MODEL_KINDS",
     "MixturePosterior",
     "ModelConfig",
     "MultimodalModel",
@@ -51,5 +64,7 @@ __all__ = [
     "UnsupportedSubset",
     "log_likelihood",
     "model_class",
+    "model_kind",
+    "models_of_kind",
     "to_data_space",
 ]

@@ -145,16 +145,47 @@ def log_likelihood(spec: ModalitySpec, params: Tensor, x: Tensor) -> Tensor:
     return ll.reshape(n, -1).sum(dim=1)
 
 
+# What a model is, as the app groups them: a latent space to explore, a fused prediction, or a
+# single-modality judge of generated samples. Every model class declares one as `kind`.
+MODEL_KINDS = ("generative", "fusion", "oracle")
+
+
+def model_device(module: nn.Module) -> torch.device:
+    """Where a module's parameters (else buffers) live; the CPU for one with neither."""
+    p = next(module.parameters(), None)
+    if p is not None:
+        return p.device
+    b = next(module.buffers(), None)
+    return b.device if b is not None else torch.device("cpu")
+
+
 class MultimodalModel(nn.Module):
-    """Base class. Subclasses set `name`, `config_class`, and implement the methods below.
+    """Base class. Subclasses set `name`, `config_class`, `kind`, and implement the methods below.
 
     Every model takes `(config, specs)` in its constructor, where `specs` are the modalities
     it was built for, so a checkpoint can be rebuilt from `config.json` alone.
+
+    A model declares what it can do (the "capabilities" section below): code outside
+    `mmviz/models/` asks these, never `hasattr`, so a new model says in one place which pages,
+    metrics and interpretations apply to it.
     """
 
     name: ClassVar[str] = "base"
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     paper: ClassVar[str] = ""
+    # one of MODEL_KINDS: which section of the app the model belongs to
+    kind: ClassVar[str] = ""
+    # `log_likelihood_iw` estimates log p(x_T | x_O) (the latent-variable models)
+    estimates_log_likelihood: ClassVar[bool] = False
+    # MFM's factor API: `factors`, `factors_from_latents` and `decode_from_factors`, with the
+    # shared factor under "y" and one modality-specific factor per input modality
+    factorised: ClassVar[bool] = False
+    # missing modalities are inferred by surrogate networks trained per observed subset (MFM),
+    # which `surrogate_codes` runs
+    has_surrogate_inference: ClassVar[bool] = False
+    # late fusion: the output is a weighted average of per-modality predictions
+    # (`unimodal_outputs(representations)`, `modality_weights()`)
+    combines_unimodal_predictions: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig, specs: dict[str, ModalitySpec]) -> None:
         super().__init__()
@@ -177,6 +208,75 @@ class MultimodalModel(nn.Module):
         for m, s in self.specs.items():
             if s.kind == "categorical":
                 return m
+        return None
+
+    # --- capabilities: what the model can do, declared rather than probed --------------------
+    @property
+    def input_modalities(self) -> list[str]:
+        """The modalities the model reads. All of them, except where one is only a target (MFM's
+        label, predicted by its head, is never an input)."""
+        return self.modalities
+
+    def supported_subsets(self) -> list[list[str]] | None:
+        """The observed subsets of `input_modalities` the model can infer from, or None when it
+        can infer from every non-empty one. Any other subset raises `UnsupportedSubset`, so a
+        page can offer only what works instead of catching errors."""
+        return None
+
+    @property
+    def is_product_of_experts(self) -> bool:
+        """Whether the posterior is the product of one Gaussian expert per observed modality and
+        the prior expert N(0, I), as `expert_params` gives them (the MVAE): what a page can take
+        apart expert by expert."""
+        return False
+
+    @property
+    def expert_modalities(self) -> list[str]:
+        """The modalities with a Gaussian expert q~(z | x_m) of their own (MVAE, MoPoE, MMVAE:
+        every modality); empty when inference reads the modalities jointly."""
+        return []
+
+    def expert_params(
+        self, inputs: dict[str, Tensor], observed: Iterable[str]
+    ) -> tuple[Tensor, Tensor]:
+        """Each observed modality's Gaussian expert, stacked: (mean, logvar), each (|S|, n, d).
+        Only for a product of experts (`is_product_of_experts`)."""
+        raise NotImplementedError(f"{self.name} has no product of experts")
+
+    def mixture_components(self, observed: Collection[str] | None = None) -> list[str]:
+        """Names of the components whose uniform mixture is q(z | observed) (MoPoE: every
+        non-empty subset of the observed modalities; MMVAE: each observed modality), in the
+        order of `MixturePosterior.components`; empty when the posterior is no mixture."""
+        return []
+
+    def predict_from_nothing(self, n: int) -> Tensor:
+        """`predict` with no modality observed: (n,) scores or (n, C) probabilities. Fusion
+        models: every representation at its training mean; latent-variable models: the label
+        decoder or head at the prior mean. It is the value of the empty coalition in Shapley
+        values. Raises `UnsupportedSubset` where a model has no such output."""
+        raise UnsupportedSubset(
+            f"{self.name} has no output without observed modalities (no missing-modality "
+            "convention and no prior); give the empty coalition a value explicitly"
+        )
+
+    def log_likelihood_iw(
+        self,
+        inputs: dict[str, Tensor],
+        target_modalities: Collection[str],
+        observed: Collection[str] | None = None,
+        K: int = 100,
+    ) -> Tensor:
+        """log p(x_T | x_O) per sample by importance sampling, where `estimates_log_likelihood`."""
+        raise NotImplementedError(f"{self.name} estimates no likelihood")
+
+    def fusion_parameter_count(self) -> int | None:
+        """Parameters of the part that mixes modalities (what the fusion lab plots against
+        sizes); None for a model without one."""
+        return None
+
+    def embedding_layer(self, modality: str) -> nn.Embedding | None:
+        """The word embedding a token modality goes through, for Captum's layer attribution,
+        where the model names one; None otherwise (embeddings are then found by module name)."""
         return None
 
     def check_observed(self, observed: Collection[str] | None) -> list[str]:
@@ -206,6 +306,13 @@ class MultimodalModel(nn.Module):
     ) -> dict[str, Tensor]:
         """Decoder params for each requested modality from a value of every latent group."""
         raise NotImplementedError(f"{self.name} has no decoder")
+
+    def prior_mean(self, n: int) -> dict[str, Tensor]:
+        """The prior mean (zero) of every latent group, n rows, on the model's device: the
+        latent value a model infers from nothing."""
+        return {
+            g: torch.zeros(n, d, device=model_device(self)) for g, d in self.latent_groups.items()
+        }
 
     def prior_sample(self, n: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """n draws of every latent group from the prior N(0, I)."""

@@ -5,9 +5,12 @@ Read top to bottom:
 2. the parameter-count formulas the app plots while users change sizes;
 3. the shared unimodal sub-networks (one set for every model, so comparisons are fair);
 4. the fusion layers: tensor fusion (Zadeh et al., EMNLP 2017), low-rank fusion (Liu et al.,
-   ACL 2018) and plain concatenation, plus `make_fusion` so MFM can plug any of them in;
-5. the models, which all share one convention for missing modalities;
-6. `add_noise`, for robustness curves.
+   ACL 2018) and plain concatenation, plus `make_fusion` (which MFM also builds its
+   multimodal encoder with: `models.mfm` imports it);
+5. the models, which all share one convention for missing modalities.
+
+Noise on inputs for robustness curves is `mmviz.data.noise`; random sentiment-shaped batches
+for benchmarks and tests are `mmviz.data.random_inputs`.
 
 Missing-modality convention (every model here, uniformly): a modality that is not observed
 never reaches its sub-network; its *representation at the point where it enters fusion* is
@@ -33,7 +36,7 @@ from torch import Tensor, nn
 from mmviz.data.base import ModalitySpec
 from mmviz.models.base import ModelConfig, MultimodalModel
 
-PAD, UNK = 0, 1
+PAD = 0  # the padding token id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +313,7 @@ class ConcatFusion(nn.Module):
 def make_fusion(kind: str, dims: Sequence[int], out_dim: int, rank: int = 4) -> nn.Module:
     """A fusion layer mapping [h_1, ..., h_M] -> (n, out_dim): "tfn", "lmf" or "concat".
 
-    Used by the fusion models here and pluggable as MFM's multimodal encoder.
+    Used by the fusion models here and by MFM's "tfn" and "lmf" multimodal encoders.
     """
     if kind == "tfn":
         return TensorFusion(dims, out_dim)
@@ -337,6 +340,7 @@ class SentimentModel(MultimodalModel):
     """
 
     config_class: ClassVar[type[ModelConfig]] = FusionConfig
+    kind: ClassVar[str] = "fusion"
     config: FusionConfig
 
     def __init__(self, config: FusionConfig, specs: dict[str, ModalitySpec]) -> None:
@@ -372,10 +376,6 @@ class SentimentModel(MultimodalModel):
 
     def fusion_parameter_count(self) -> int:
         """Parameters of the part that mixes modalities (what the app plots against sizes)."""
-        raise NotImplementedError
-
-    def embedding_layer(self, modality: str) -> nn.Embedding:
-        """The word embedding of a token modality, for Captum's layer attribution."""
         raise NotImplementedError
 
     # --- sizes --------------------------------------------------------------------------------
@@ -481,6 +481,16 @@ class SentimentModel(MultimodalModel):
     def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
         """The score (n,) for regression, class probabilities (n, C) for classification."""
         out = self._finish(self.raw_output(inputs, observed))
+        return out if self.config.task == "regression" else torch.softmax(out, dim=-1)
+
+    def predict_from_nothing(self, n: int) -> Tensor:
+        """`predict` with every representation at its training mean (the missing-modality
+        convention applied to all of them)."""
+        reps = {}
+        for m in self.modalities:
+            mean = self.missing_representation(m)
+            reps[m] = mean.expand(n, *mean.shape)
+        out = self._finish(self.combine(reps, {}))
         return out if self.config.task == "regression" else torch.softmax(out, dim=-1)
 
     # --- training -----------------------------------------------------------------------------
@@ -684,6 +694,7 @@ class LateFusion(SubnetModel):
     name: ClassVar[str] = "late_fusion"
     paper: ClassVar[str] = "Late-fusion baseline (as compared in Zadeh et al., EMNLP 2017)"
     config_class: ClassVar[type[ModelConfig]] = LateFusionConfig
+    combines_unimodal_predictions: ClassVar[bool] = True
 
     def build(self) -> None:
         c = self.config
@@ -720,113 +731,3 @@ class LateFusion(SubnetModel):
 
     def fusion_parameter_count(self) -> int:
         return self.weight_logits.numel()
-
-
-# ---------------------------------------------------------------------------------------------
-# 6. Noise
-# ---------------------------------------------------------------------------------------------
-def token_noise_fraction(snr_db: float) -> float:
-    """Fraction of words replaced at a given SNR: p = 1 / (1 + 10^(snr_db / 10)).
-
-    Kept words are the "signal", replaced ones the "noise": (1 - p) / p equals the linear SNR,
-    so 0 dB replaces half the words, +10 dB about 9%, -10 dB about 91%.
-    """
-    return 1.0 / (1.0 + 10.0 ** (snr_db / 10.0))
-
-
-def add_noise(
-    inputs: dict[str, Tensor],
-    modality: str,
-    snr_db: float,
-    generator: torch.Generator | None = None,
-    vocab_size: int | None = None,
-) -> dict[str, Tensor]:
-    """A copy of `inputs` with noise at `snr_db` decibels added to one modality.
-
-    Real-valued modalities: Gaussian noise with variance (per-sample mean square) / 10^(snr/10);
-    for (n, T, d) sequences, all-zero (padding) steps stay zero and do not count in the power.
-    Token modalities: each non-PAD word is replaced with probability `token_noise_fraction`,
-    by a uniformly random word id in [2, vocab_size) when `vocab_size` is given, else by UNK.
-    """
-    x = inputs[modality]
-    out = dict(inputs)
-    if x.is_floating_point():
-        n = x.shape[0]
-        if x.dim() == 3:
-            mask = (x != 0).any(dim=-1, keepdim=True).to(x.dtype).expand_as(x)
-        else:
-            mask = torch.ones_like(x)
-        count = mask.reshape(n, -1).sum(dim=1).clamp_min(1.0)
-        power = (x.pow(2) * mask).reshape(n, -1).sum(dim=1) / count
-        std = (power / 10.0 ** (snr_db / 10.0)).sqrt().reshape((n,) + (1,) * (x.dim() - 1))
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-        out[modality] = x + noise * std * mask
-        return out
-    flip = torch.rand(x.shape, generator=generator).to(x.device) < token_noise_fraction(snr_db)
-    flip &= x != PAD
-    if vocab_size is not None:
-        repl = torch.randint(2, vocab_size, x.shape, generator=generator).to(x.device, x.dtype)
-    else:
-        repl = torch.full_like(x, UNK)
-    out[modality] = torch.where(flip, repl, x)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Synthetic sentiment-shaped specs and batches (benchmarks, tests, demos)
-# ---------------------------------------------------------------------------------------------
-def sentiment_like_specs(
-    steps: int = 20, vocab_size: int = 150, visual: int = 8, acoustic: int = 6
-) -> dict[str, ModalitySpec]:
-    """Specs shaped like the `sentiment` dataset's, without depending on its generator."""
-    vocab = ("<pad>", "<unk>") + tuple(f"w{i}" for i in range(2, vocab_size))
-    return {
-        "language": ModalitySpec(
-            "language", "tokens", (steps,), "categorical", dtype="int64", vocab=vocab
-        ),
-        "visual": ModalitySpec("visual", "sequence", (steps, visual), "gaussian"),
-        "acoustic": ModalitySpec("acoustic", "sequence", (steps, acoustic), "gaussian"),
-    }
-
-
-def random_sentiment_batch(
-    specs: dict[str, ModalitySpec], n: int, generator: torch.Generator | None = None
-) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """Random right-padded inputs (PAD steps zero in every modality) and random scores."""
-    steps = next(iter(specs.values())).shape[0]
-    lengths = torch.randint(max(1, steps // 4), steps + 1, (n,), generator=generator)
-    valid = torch.arange(steps).unsqueeze(0) < lengths.unsqueeze(1)  # (n, T)
-    inputs = {}
-    for m, s in specs.items():
-        if s.kind == "tokens":
-            ids = torch.randint(2, s.num_classes, (n, steps), generator=generator)
-            inputs[m] = ids * valid
-        else:
-            inputs[m] = torch.randn((n, *s.shape), generator=generator) * valid.unsqueeze(-1)
-    score = torch.rand(n, generator=generator) * 6 - 3
-    return inputs, {"score": score}
-
-
-# ---------------------------------------------------------------------------------------------
-# MFM's pluggable multimodal encoder: Q(Z_y | X_1:M) through LMF or TFN fusion
-# ---------------------------------------------------------------------------------------------
-class DictFusion(nn.Module):
-    """Adapts `make_fusion` (a list of h_m in a fixed order) to MFM's dict of features."""
-
-    def __init__(self, kind: str, in_dims: dict[str, int], out_dim: int, rank: int = 4) -> None:
-        super().__init__()
-        self.order = list(in_dims)
-        self.fusion = make_fusion(kind, [in_dims[m] for m in self.order], out_dim, rank)
-
-    def forward(self, features: dict[str, Tensor]) -> Tensor:
-        return self.fusion([features[m] for m in self.order])
-
-
-def _register_mfm_fusions() -> None:
-    from mmviz.models.mfm import register_fusion
-
-    register_fusion("lmf", lambda in_dims, out_dim, hidden: DictFusion("lmf", in_dims, out_dim))
-    register_fusion("tfn", lambda in_dims, out_dim, hidden: DictFusion("tfn", in_dims, out_dim))
-
-
-_register_mfm_fusions()

@@ -166,6 +166,13 @@ class JMVAE(LabelDecoderUses, MultimodalModel):
         """Every subset with its own encoder, the joint one first."""
         return [tuple(self.modalities), *self.subsets]
 
+    def supported_subsets(self) -> list[list[str]] | None:
+        """JMVAE-zero feeds any subset to the joint encoder; otherwise only the subsets with an
+        encoder of their own, the joint one first."""
+        if self.config.zero_fill:
+            return None
+        return [list(s) for s in self.encoder_subsets]
+
     # ---- inference ---------------------------------------------------------------------
     def encode(
         self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None

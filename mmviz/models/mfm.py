@@ -38,6 +38,7 @@ from mmviz.models.base import (
     UnsupportedSubset,
     log_likelihood,
 )
+from mmviz.models.fusion import make_fusion
 from mmviz.models.nets import make_decoder, make_encoder, mlp
 from mmviz.models.stats import iw_log_likelihood, mmd
 
@@ -58,7 +59,8 @@ class MFMConfig(ModelConfig):
         `hand`, the MLP fits the 7,000 training digits and caps the head near 90% from `hand`
         alone; the CNN lifted it to 92% (95.5% with `surrogate_warm_start`).
     fusion: the multimodal encoder Q(Z_y | X_1:M), by name in `FUSIONS` ("concat": concatenated
-        per-modality features -> MLP; the paper also uses LMF/TFN-style fusions).
+        per-modality features -> MLP; "lmf" / "tfn": the fusion layers of `models.fusion`, as
+        the paper also uses).
     lambda_y: weight of the prediction loss.
     lambda_mmd: weight of the MMD prior-matching term (1 in the reference's best MOSI setting).
     recon_weights: lambda_i per modality (missing names weigh 1); the reference's MOSI
@@ -116,14 +118,34 @@ class ConcatFusion(nn.Module):
         return self.net(torch.cat([features[m] for m in self.names], dim=-1))
 
 
+class DictFusion(nn.Module):
+    """A fusion layer of `models.fusion` (TFN's tensor product, LMF's low-rank factors) read
+    from MFM's dict of per-modality features, in a fixed modality order."""
+
+    def __init__(self, kind: str, in_dims: dict[str, int], out_dim: int, rank: int = 4) -> None:
+        super().__init__()
+        self.order = list(in_dims)
+        self.fusion = make_fusion(kind, [in_dims[m] for m in self.order], out_dim, rank)
+
+    def forward(self, features: dict[str, Tensor]) -> Tensor:
+        return self.fusion([features[m] for m in self.order])
+
+
+def _tensor_fusion(in_dims: dict[str, int], out_dim: int, hidden: int) -> nn.Module:
+    return DictFusion("tfn", in_dims, out_dim)
+
+
+def _low_rank_fusion(in_dims: dict[str, int], out_dim: int, hidden: int) -> nn.Module:
+    return DictFusion("lmf", in_dims, out_dim)
+
+
 # (in_dims: modality -> feature size, out_dim, hidden) -> module(features dict) -> (n, out_dim)
 FusionFactory = Callable[[dict[str, int], int, int], nn.Module]
-FUSIONS: dict[str, FusionFactory] = {"concat": ConcatFusion}
-
-
-# Modules that may call `register_fusion` on import; imported when a name is not yet known, so
-# a checkpoint naming e.g. fusion="lmf" rebuilds in a fresh process without editing this file.
-FUSION_PROVIDERS: tuple[str, ...] = ("mmviz.models.fusion",)
+FUSIONS: dict[str, FusionFactory] = {
+    "concat": ConcatFusion,
+    "lmf": _low_rank_fusion,
+    "tfn": _tensor_fusion,
+}
 
 
 def register_fusion(name: str, factory: FusionFactory) -> None:
@@ -136,19 +158,16 @@ def register_fusion(name: str, factory: FusionFactory) -> None:
 
 
 def fusion_factory(name: str) -> FusionFactory:
-    """The factory registered as `name`, importing the provider modules on a miss."""
-    if name not in FUSIONS:
-        candidates = [*FUSION_PROVIDERS]
-        if name.isidentifier():
-            candidates.append(f"mmviz.models.{name}")
-        for module in candidates:
-            try:
-                import_module(module)
-            except ModuleNotFoundError as e:
-                if e.name != module:  # the module exists but is broken: say so
-                    raise
-            if name in FUSIONS:
-                break
+    """The factory registered as `name`. On a miss, a module `mmviz.models.<name>` is imported
+    if there is one (it may call `register_fusion`), so a checkpoint naming a fusion kept in
+    its own module rebuilds in a fresh process."""
+    if name not in FUSIONS and name.isidentifier():
+        module = f"mmviz.models.{name}"
+        try:
+            import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:  # the module exists but is broken: say so
+                raise
     if name not in FUSIONS:
         raise ValueError(f"unknown MFM fusion {name!r}; registered: {', '.join(sorted(FUSIONS))}")
     return FUSIONS[name]
@@ -188,6 +207,10 @@ class MFM(MultimodalModel):
     """Factorised multimodal model: shared Z_y plus one Z_a per input modality."""
 
     name = "mfm"
+    kind = "generative"
+    estimates_log_likelihood = True
+    factorised = True
+    has_surrogate_inference = True
     config_class = MFMConfig
     paper = (
         "Tsai, Liang, Zadeh, Morency & Salakhutdinov. Learning Factorized Multimodal "
@@ -272,6 +295,16 @@ class MFM(MultimodalModel):
         return {
             k: bool(t) for k, t in zip(self.surrogate_keys, self.surrogate_trained, strict=True)
         }
+
+    @property
+    def input_modalities(self) -> list[str]:
+        """Every modality but the label when the label is the head's target."""
+        return list(self.inputs)
+
+    def supported_subsets(self) -> list[list[str]] | None:
+        """All inputs (the main encoders), then each subset whose surrogate is trained."""
+        trained = [k.split("+") for k, ok in self.trained_surrogates.items() if ok]
+        return [list(self.inputs), *trained]
 
     # ---- inference ---------------------------------------------------------------------
     def observed_inputs(self, observed: Iterable[str] | None) -> list[str]:
@@ -505,6 +538,11 @@ class MFM(MultimodalModel):
     def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
         """The head D(F_y): class probabilities (n, C), or scores (n,) for a regression target."""
         logits = self.head(self.factors(inputs, observed)["y"])
+        return torch.softmax(logits, dim=-1) if self.num_classes else logits.squeeze(-1)
+
+    def predict_from_nothing(self, n: int) -> Tensor:
+        """The head D(G_y(z_y)) at the prior mean z_y = 0, in `predict`'s form."""
+        logits = self.head(self.g_y(self.prior_mean(n)["y"]))
         return torch.softmax(logits, dim=-1) if self.num_classes else logits.squeeze(-1)
 
     def log_likelihood_iw(

@@ -23,7 +23,7 @@ MMVAE shares its experts' form with the MVAE and MoPoE it is compared with.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -90,6 +90,14 @@ class MMVAE(LabelDecoderUses, MultimodalModel):
     @property
     def latent_groups(self) -> dict[str, int]:
         return {"z": self.config.latent_dim}
+
+    @property
+    def expert_modalities(self) -> list[str]:
+        return self.modalities
+
+    def mixture_components(self, observed: Collection[str] | None = None) -> list[str]:
+        """One component per observed modality: its own expert."""
+        return self.check_observed(observed)
 
     # ---- inference ---------------------------------------------------------------------
     def expert(self, inputs: dict[str, Tensor], m: str) -> Posterior:

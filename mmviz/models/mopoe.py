@@ -28,7 +28,7 @@ first (single-modality) components get one sample more.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -105,6 +105,14 @@ class MoPoE(LabelDecoderUses, MultimodalModel):
     @property
     def latent_groups(self) -> dict[str, int]:
         return {"z": self.config.latent_dim}
+
+    @property
+    def expert_modalities(self) -> list[str]:
+        return self.modalities
+
+    def mixture_components(self, observed: Collection[str] | None = None) -> list[str]:
+        """Every non-empty subset of the observed modalities, smallest first."""
+        return [subset_name(s) for s in nonempty_subsets(self.check_observed(observed))]
 
     # ---- inference ---------------------------------------------------------------------
     def expert(self, inputs: dict[str, Tensor], m: str) -> tuple[Tensor, Tensor]:

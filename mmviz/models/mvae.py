@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -101,8 +102,20 @@ def subset_name(subset: Iterable[str]) -> str:
 
 
 class LabelDecoderUses:
-    """What single-latent VAEs (MVAE, JMVAE) do with a posterior: predict through the label
-    decoder (no extra classifier head, faithful to both papers) and estimate likelihoods."""
+    """What single-latent VAEs (MVAE, JMVAE, MoPoE, MMVAE) do with a posterior: predict through
+    the label decoder (no extra classifier head, faithful to the papers) and estimate
+    likelihoods."""
+
+    kind: ClassVar[str] = "generative"
+    estimates_log_likelihood: ClassVar[bool] = True
+
+    def predict_from_nothing(self, n: int) -> Tensor:
+        """The label decoder at the prior mean z = 0 (for the MVAE this is exactly its product
+        of experts with no expert)."""
+        label = self.label_modality
+        if label is None:
+            return super().predict_from_nothing(n)
+        return torch.softmax(self.decode(self.prior_mean(n), [label])[label], dim=-1)
 
     def predict(self, inputs: dict[str, Tensor], observed: Iterable[str] | None = None) -> Tensor:
         """Class probabilities from the label decoder at the posterior mean (for a mixture,
@@ -163,6 +176,15 @@ class MVAE(LabelDecoderUses, MultimodalModel):
     @property
     def latent_groups(self) -> dict[str, int]:
         return {"z": self.config.latent_dim}
+
+    @property
+    def is_product_of_experts(self) -> bool:
+        # MVAE-Q's quotient is not a product a page could take apart expert by expert
+        return self.config.poe == "product"
+
+    @property
+    def expert_modalities(self) -> list[str]:
+        return self.modalities
 
     # ---- inference ---------------------------------------------------------------------
     def expert(self, inputs: dict[str, Tensor], m: str) -> tuple[Tensor, Tensor]:

@@ -86,6 +86,7 @@ NETWORKS = {
 
 class OracleClassifier(MultimodalModel):
     name = "oracle"
+    kind = "oracle"
     config_class = OracleConfig
     paper = "Coherence judge as in Shi et al. (NeurIPS 2019), trained on real data only"
 
