@@ -36,7 +36,7 @@ from mmviz.evaluate import batched, eval_positions
 from mmviz.models import MultimodalModel, log_likelihood
 from mmviz.models.nets import make_encoder
 from mmviz.models.stats import log_mean_exp, log_normal
-from mmviz.paths import results_root
+from mmviz.paths import results_root, results_write_root
 from mmviz.train import TrainSettings, build_model, train_model
 
 VERDICT_LEVELS = ("reproduced", "partly", "not reproduced", "not run")
@@ -49,7 +49,9 @@ Verdict = tuple[str, str]
 
 
 def default_out(name: str, quick: bool) -> Path:
-    return results_root() / (f"{name}.quick.json" if quick else f"{name}.json")
+    """Where `mmviz study NAME` writes: in the results folder commands write to
+    (`paths.results_write_root()`: never inside an installed package)."""
+    return results_write_root() / (f"{name}.quick.json" if quick else f"{name}.json")
 
 
 def _log(progress: bool, msg: str) -> None:
