@@ -221,6 +221,31 @@ def test_writing_where_reading_outside_an_installed_package(clean_env, tmp_path)
     assert paths.checkpoint_write_root() == tmp_path / "c"
 
 
+def test_study_from_an_installed_package_writes_into_the_working_directory(
+    installed_layout, monkeypatch
+):
+    """`run_study` (what `mmviz study` calls) writes ./results/<name>.json, and the page then
+    reads it from there; a stand-in study keeps this test fast."""
+    from mmviz.studies import Plan, Study, index, load_results, run_study
+
+    shipped, work = installed_layout
+    fake = Study(
+        name="lmf-rank",
+        title="t",
+        claim="c (ref)",
+        plan=lambda quick, seed: Plan(quick=quick, seeds=(seed,)),
+        run=lambda plan, progress: {"config": plan.config(), "rows": [{"x": 1}], "paper": None},
+        verdict=lambda rows: ("not run", "stand-in"),
+        minutes=0,
+    )
+    monkeypatch.setitem(index.STUDIES, "lmf-rank", fake)
+    result = run_study("lmf-rank", quick=True)
+    assert result["path"] == str(work / "results" / "lmf-rank.quick.json")
+    assert result["command"] == "python -m mmviz study lmf-rank --quick"
+    assert list((shipped / "results").iterdir()) == []
+    assert load_results()["lmf-rank"].path == work / "results" / "lmf-rank.quick.json"
+
+
 def test_train_all_from_an_installed_package_writes_into_the_working_directory(
     installed_layout, monkeypatch, capsys
 ):
