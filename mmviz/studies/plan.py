@@ -1,10 +1,12 @@
 """A study's plan: what it trains, with which seeds, for how long, quick or full.
 
-A study decides its plan once, from `quick` and the seed (`Study.plan`), and runs from the plan
-alone (`Study.run`), so everything a run depends on is in one typed, frozen object rather than
-in `if quick` branches spread through the code. The results file records the plan as `config`
-(`Plan.config()`): the keys each plan lists in `CONFIG_KEYS`, in that order, which keeps the
-files in the format they had before plans were typed.
+A study decides its plan once, from `quick` and the seed (`Study.plan`), and runs from it
+(`Study.run`), so its budget (epochs, seeds, sizes, samples measured) is set in one place, as a
+typed, frozen object, rather than read from a loose dict that a run could change. The only
+`quick` decisions left in the runs are the dataset cuts, which the results never recorded. The
+results file records the plan as `config` (`Plan.config()`): the keys each plan lists in
+`CONFIG_KEYS`, in that order, which keeps the files in the format they had before plans were
+typed.
 """
 
 from __future__ import annotations
