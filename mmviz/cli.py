@@ -114,9 +114,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_train_all(args: argparse.Namespace) -> int:
+    from mmviz import paths
     from mmviz.zoo import train_all
 
-    train_all(only=args.only, root=Path(args.root) if args.root else None, progress=not args.quiet)
+    root = Path(args.root) if args.root else paths.checkpoint_write_root()
+    if not args.root and not paths.checkpoints_writable():
+        print(
+            f"mmviz train-all: the checkpoints inside the installed package stay as shipped; "
+            f"writing to {root}",
+            file=sys.stderr,
+        )
+    train_all(only=args.only, root=root, progress=not args.quiet)
     return 0
 
 
@@ -143,9 +151,19 @@ def cmd_demo_check(args: argparse.Namespace) -> int:
     Exits 0 whether targets pass or not (the figures are the output); 2 only when it cannot
     run (no checkpoint, a broken one)."""
     from mmviz.demo import demo_check
+    from mmviz.paths import checkpoints_writable
 
+    write = args.write
+    if write and not checkpoints_writable():
+        write = False
+        print(
+            "mmviz demo-check: the checkpoints inside the installed package stay as shipped; "
+            "the suites are reported, not written (copy the folder to ./checkpoints to keep "
+            "them)",
+            file=sys.stderr,
+        )
     report = demo_check(
-        only=args.only, from_meta=args.from_meta, progress=not args.json, write=args.write
+        only=args.only, from_meta=args.from_meta, progress=not args.json, write=write
     )
     if args.json:
         _print(report, True)
@@ -404,7 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("train-all", help="rebuild every shipped checkpoint")
     a.add_argument("--only", nargs="*", help="ids to rebuild (default: all)")
     a.add_argument(
-        "--root", help="checkpoint folder (default: $MMVIZ_CHECKPOINTS, else checkpoints/)"
+        "--root",
+        help="checkpoint folder (default: $MMVIZ_CHECKPOINTS, else ./checkpoints if it exists, "
+        "else the clone's checkpoints/; never inside an installed package)",
     )
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_train_all)
@@ -464,7 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tiny smoke run (< 1 min); writes <name>.quick.json, quick: true",
     )
-    st.add_argument("--out", help="results file (default: results/<name>.json)")
+    st.add_argument(
+        "--out",
+        help="results file (default: <name>.json in $MMVIZ_RESULTS, else ./results if it "
+        "exists, else the clone's results/; never inside an installed package)",
+    )
     st.add_argument("--seed", type=int, default=0)
     st.add_argument("--json", action="store_true")
     st.add_argument("--quiet", action="store_true")

@@ -39,7 +39,8 @@ LMF_RANK = "lmf-rank.json"
 
 
 def results_dir() -> Path:
-    """The results folder, read at call time: `$MMVIZ_RESULTS`, else `<repo>/results`."""
+    """The results folder, read at call time (`paths.results_root()`: `$MMVIZ_RESULTS`, else
+    `./results` if it exists, else the packaged results)."""
     from mmviz.paths import results_root
 
     return results_root()

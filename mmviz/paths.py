@@ -17,6 +17,11 @@ An empty variable counts as unset; the working directory's folder counts when it
 packaged defaults are the repository's own folders in a checkout (`<repo>/checkpoints`...), and
 in an installed wheel the copies that setup.py puts under `mmviz/_shipped/`. From a clone's
 root, steps 2 and 3 name the same folders.
+
+Commands that write (`train-all`, `study`) write where they read, except into an installed
+package: when the folder in use is the one inside site-packages, `checkpoint_write_root()` and
+`results_write_root()` give the working directory's `./checkpoints` and `./results` instead
+(created on write, and read from then on, by step 2).
 """
 
 from __future__ import annotations
@@ -69,16 +74,35 @@ def checkpoint_origin() -> str:
     return _resolve("MMVIZ_CHECKPOINTS", "checkpoints", DEFAULT_CHECKPOINTS)[1]
 
 
+def _inside_package(origin: str) -> bool:
+    """Whether a folder resolved from `origin` is an installed package's own copy."""
+    return origin == "shipped" and SHIPPED.is_dir()
+
+
 def checkpoints_writable() -> bool:
     """False when the checkpoints in use are the ones inside an installed package: commands
     then leave them as shipped rather than writing into site-packages."""
-    return not (checkpoint_origin() == "shipped" and SHIPPED.is_dir())
+    return not _inside_package(checkpoint_origin())
+
+
+def checkpoint_write_root() -> Path:
+    """Where a command that builds checkpoints (`train-all`) writes: `checkpoint_root()`, or
+    `./checkpoints` when that is an installed package's zoo."""
+    root, origin = _resolve("MMVIZ_CHECKPOINTS", "checkpoints", DEFAULT_CHECKPOINTS)
+    return Path.cwd() / "checkpoints" if _inside_package(origin) else root
 
 
 def results_root() -> Path:
     """`$MMVIZ_RESULTS`, else `./results` if it exists, else the shipped results (studies,
     fusion benchmark, app benchmarks)."""
     return _resolve("MMVIZ_RESULTS", "results", DEFAULT_RESULTS)[0]
+
+
+def results_write_root() -> Path:
+    """Where a command that measures (`study`, the LMF rank study) writes: `results_root()`,
+    or `./results` when that is an installed package's results."""
+    root, origin = _resolve("MMVIZ_RESULTS", "results", DEFAULT_RESULTS)
+    return Path.cwd() / "results" if _inside_package(origin) else root
 
 
 def cache_root() -> Path:
@@ -107,8 +131,10 @@ __all__ = [
     "checkpoint_origin",
     "checkpoints_writable",
     "checkpoint_root",
+    "checkpoint_write_root",
     "class_db_path",
     "lessons_root",
     "packaged",
     "results_root",
+    "results_write_root",
 ]

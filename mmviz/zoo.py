@@ -316,10 +316,11 @@ def train_all(
     only: list[str] | None = None, root: Path | None = None, progress: bool = True
 ) -> None:
     """Rebuild the checkpoints (all, or the ids in `only`), in zoo order, into `root`
-    (default: `paths.checkpoint_root()`)."""
+    (default: `paths.checkpoint_write_root()`, the checkpoints in use unless they are an
+    installed package's, which stay as shipped: then `./checkpoints`)."""
     from mmviz.train import run_training
 
-    root = Path(root) if root is not None else paths.checkpoint_root()
+    root = Path(root) if root is not None else paths.checkpoint_write_root()
     chosen = [recipe(i) for i in only] if only else ZOO
     t0 = time.perf_counter()
     for r in chosen:
@@ -351,8 +352,8 @@ def lmf_rank_study(
     write: bool = True,
 ) -> dict[str, Any]:
     """LMF at several ranks, same seed(s) and budget: test metrics per rank (and per seed),
-    written to `out` (default: `paths.results_root() / "lmf-rank.json"`) unless `write` is
-    False."""
+    written to `out` (default: `paths.results_write_root() / "lmf-rank.json"`) unless `write`
+    is False."""
     import tempfile
 
     from mmviz.checkpoint import atomic_write_json, code_version
@@ -397,7 +398,7 @@ def lmf_rank_study(
         "wall_time_s": round(time.perf_counter() - t0, 1),
     }
     if write:
-        atomic_write_json(out or paths.results_root() / "lmf-rank.json", result)
+        atomic_write_json(out or paths.results_write_root() / "lmf-rank.json", result)
     return result
 
 

@@ -196,6 +196,12 @@ def test_installed_wheel_lists_and_evaluates_its_shipped_checkpoints(installed, 
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["test_accuracy"] > 0.9
 
+    # A study run from the install writes into ./results, never into site-packages.
+    p = run_installed(installed, where, "study", "jmvae-alpha", "--quick", "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert (where / "results" / "jmvae-alpha.quick.json").is_file()
+    assert not (shipped / "results" / "jmvae-alpha.quick.json").exists()
+
     # The working directory's checkpoints/ comes before the packaged zoo.
     (where / "checkpoints").mkdir()
     p = run_installed(installed, where, "list", "--json")

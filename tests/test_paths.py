@@ -163,3 +163,118 @@ def test_installed_checkpoints_are_not_written(monkeypatch, tmp_path):
     assert paths.checkpoints_writable()  # ./checkpoints wins and is the user's
     monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(tmp_path / "mine"))
     assert paths.checkpoints_writable()
+
+
+def test_lessons_resolve_like_checkpoints_and_results(clean_env, tmp_path, monkeypatch):
+    """Lessons: $MMVIZ_LESSONS, else ./lessons, else the packaged folder, which in a wheel is
+    the copy setup.py ships under mmviz/_shipped/lessons."""
+    clean_env.chdir(tmp_path)
+    assert paths.lessons_root() == paths.DEFAULT_LESSONS == paths.packaged("lessons")
+    (tmp_path / "lessons").mkdir()
+    assert paths.lessons_root() == tmp_path / "lessons"
+    clean_env.setenv("MMVIZ_LESSONS", str(tmp_path / "course"))
+    assert paths.lessons_root() == tmp_path / "course"
+    shipped = tmp_path / "site" / "_shipped"
+    monkeypatch.setattr(paths, "SHIPPED", shipped)
+    assert paths.packaged("lessons") == paths.REPO / "lessons"  # the wheel ships none
+    (shipped / "lessons").mkdir(parents=True)
+    assert paths.packaged("lessons") == shipped / "lessons"
+
+
+@pytest.fixture()
+def installed_layout(clean_env, tmp_path, monkeypatch):
+    """This process seen as an installed wheel run outside any clone: the packaged folders are
+    mmviz/_shipped/{checkpoints,results} in a fake site-packages, the working directory is
+    empty."""
+    shipped = tmp_path / "site" / "mmviz" / "_shipped"
+    for name in ("checkpoints", "results"):
+        (shipped / name).mkdir(parents=True)
+    monkeypatch.setattr(paths, "SHIPPED", shipped)
+    monkeypatch.setattr(paths, "DEFAULT_CHECKPOINTS", shipped / "checkpoints")
+    monkeypatch.setattr(paths, "DEFAULT_RESULTS", shipped / "results")
+    work = tmp_path / "work"
+    work.mkdir()
+    clean_env.chdir(work)
+    return shipped, work
+
+
+def test_commands_never_write_into_an_installed_package(installed_layout):
+    shipped, work = installed_layout
+    assert paths.checkpoint_root() == shipped / "checkpoints"  # read from the package
+    assert paths.results_root() == shipped / "results"
+    assert paths.checkpoint_write_root() == work / "checkpoints"  # written beside the user
+    assert paths.results_write_root() == work / "results"
+    from mmviz import studies
+
+    assert studies.default_out("lmf-rank", quick=False) == work / "results" / "lmf-rank.json"
+    assert studies.command("lmf-rank", False) == "python -m mmviz study lmf-rank"
+
+
+def test_writing_where_reading_outside_an_installed_package(clean_env, tmp_path):
+    """A clone, ./checkpoints or a variable: commands write into the folder they read."""
+    clean_env.chdir(tmp_path)
+    assert paths.checkpoint_write_root() == paths.checkpoint_root() == paths.DEFAULT_CHECKPOINTS
+    assert paths.results_write_root() == paths.results_root() == paths.DEFAULT_RESULTS
+    clean_env.setenv("MMVIZ_RESULTS", str(tmp_path / "r"))
+    clean_env.setenv("MMVIZ_CHECKPOINTS", str(tmp_path / "c"))
+    assert paths.results_write_root() == tmp_path / "r"
+    assert paths.checkpoint_write_root() == tmp_path / "c"
+
+
+def test_study_from_an_installed_package_writes_into_the_working_directory(
+    installed_layout, monkeypatch
+):
+    """`run_study` (what `mmviz study` calls) writes ./results/<name>.json, and the page then
+    reads it from there; a stand-in study keeps this test fast."""
+    from mmviz.studies import Plan, Study, index, load_results, run_study
+
+    shipped, work = installed_layout
+    fake = Study(
+        name="lmf-rank",
+        title="t",
+        claim="c (ref)",
+        plan=lambda quick, seed: Plan(quick=quick, seeds=(seed,)),
+        run=lambda plan, progress: {"config": plan.config(), "rows": [{"x": 1}], "paper": None},
+        verdict=lambda rows: ("not run", "stand-in"),
+        minutes=0,
+    )
+    monkeypatch.setitem(index.STUDIES, "lmf-rank", fake)
+    result = run_study("lmf-rank", quick=True)
+    assert result["path"] == str(work / "results" / "lmf-rank.quick.json")
+    assert result["command"] == "python -m mmviz study lmf-rank --quick"
+    assert list((shipped / "results").iterdir()) == []
+    assert load_results()["lmf-rank"].path == work / "results" / "lmf-rank.quick.json"
+
+
+def test_train_all_from_an_installed_package_writes_into_the_working_directory(
+    installed_layout, monkeypatch, capsys
+):
+    import mmviz.train
+    from mmviz.cli import main
+
+    shipped, work = installed_layout
+    outs = []
+    monkeypatch.setattr(
+        mmviz.train, "run_training", lambda model, ds, mods, out, *a, **k: outs.append(out)
+    )
+    assert main(["train-all", "--only", "oracle_text", "--quiet"]) == 0
+    assert outs == [work / "checkpoints" / "oracle_text"]
+    assert "stay as shipped" in capsys.readouterr().err
+    assert main(["train-all", "--only", "oracle_text", "--quiet", "--root", str(work / "z")]) == 0
+    assert outs[-1] == work / "z" / "oracle_text"
+    assert "stay as shipped" not in capsys.readouterr().err
+    assert list((shipped / "checkpoints").iterdir()) == []
+
+
+def test_demo_check_write_leaves_an_installed_package_as_shipped(installed_layout, monkeypatch):
+    import mmviz.demo
+    from mmviz.cli import main
+
+    calls = []
+    monkeypatch.setattr(
+        mmviz.demo,
+        "demo_check",
+        lambda **k: calls.append(k) or {"targets": [], "scores": {}, "default": None},
+    )
+    assert main(["demo-check", "--write", "--json"]) == 0
+    assert calls[0]["write"] is False

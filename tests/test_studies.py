@@ -371,3 +371,36 @@ def test_coherence_by_subset_size_counts_generated_modalities_only():
     }
     by = studies.coherence_by_subset_size(table)
     assert by == {1: pytest.approx((0.5 + 0.7 + 0.1 + 0.3) / 4), 2: pytest.approx(0.9)}
+
+
+# ---- plans ------------------------------------------------------------------------------------
+RUNTIME_CONFIG = ("train_images", "steps", "steps_per_epoch")  # added by the run, not planned
+
+
+@pytest.mark.parametrize("name", list(studies.STUDIES))
+def test_full_plan_is_the_config_of_the_shipped_full_run(name):
+    """A full run's plan, recorded as `config`, has the keys, order and values of the shipped
+    results file (made before plans were typed): the format did not change. Only what the
+    machine or the zoo decides may differ (torch's thread count, the MFM recipes' sizes)."""
+    root = Path(__file__).resolve().parent.parent / "results"
+    shipped = json.loads((root / f"{name}.json").read_text())["config"]
+    plan = studies.STUDIES[name].plan(False, 0)
+    assert plan.quick is False and plan.seed == 0
+    config = plan.config()
+    for key in RUNTIME_CONFIG:
+        shipped.pop(key, None)
+    for key in ("torch_threads", "base_overrides"):
+        if key in shipped:
+            config[key] = shipped[key]
+    assert json.dumps(config) == json.dumps(shipped)
+
+
+@pytest.mark.parametrize("name", list(studies.STUDIES))
+def test_plans_are_frozen_and_quick_ones_record_it(name):
+    import dataclasses
+
+    quick = studies.STUDIES[name].plan(True, 3)
+    assert quick.quick is True and quick.seed == 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quick.seeds = (0,)
+    json.dumps(quick.config())  # JSON-ready as it is
