@@ -30,13 +30,6 @@ with st.expander("What am I looking at?"):
         "are single-modality classifiers that judge what the generative models produce."
     )
 
-KIND = {
-    "mvae": "generative",
-    "mopoe": "generative",
-    "jmvae": "generative",
-    "mfm": "generative",
-    "oracle": "oracle",
-}
 SECTIONS = [
     (
         "generative",
@@ -76,6 +69,47 @@ LOGLIK_HELP = {
 }
 
 
+# the pages a card opens with its checkpoint selected
+CARD_LINKS = {
+    "generative": [
+        ("pages/missing.py", "🧩 Missing"),
+        ("pages/traversal.py", "🎚️ Traverse"),
+        ("pages/crossmodal.py", "🔀 Generate"),
+    ],
+    "fusion": [("pages/fusion_lab.py", "🧪 Fusion lab"), ("pages/attributions.py", "🔍 Explain")],
+    "oracle": [("pages/report.py", "📋 Report")],
+}
+
+
+def lesson_picker() -> None:
+    """Every lesson in lessons/ with a Start button; a broken file is named with its problem
+    and the others still work."""
+    from mmviz.lessons import list_lessons
+    from ui import lesson as running_lesson
+
+    good, bad = list_lessons()
+    if not good and not bad:
+        return
+    st.header("Lessons")
+    st.caption(
+        "A guided path through the app for a class or on your own: each stop opens a page "
+        "set up for one point, says what to do and what to notice, and asks a question."
+    )
+    cols = st.columns(2)
+    for i, lesson in enumerate(good):
+        with cols[i % 2].container(border=True):
+            st.markdown(f"#### 📘 {lesson.title}")
+            st.caption(
+                f"{lesson.audience} · {lesson.duration} min · {len(lesson.stops)} stops · "
+                f"pages: {', '.join(dict.fromkeys(s.page for s in lesson.stops))}"
+            )
+            st.markdown(lesson.summary)
+            if st.button("▶ Start this lesson", key=f"start_{lesson.id}", type="primary"):
+                running_lesson.start(lesson)
+    for name, why in bad.items():
+        st.error(f"Lesson `{name}` cannot be used: {why}")
+
+
 def headline_metric(col, info, label: str, value: float) -> None:
     if label.startswith("log p("):
         short, help_ = label, LOGLIK_HELP.get(info.model, LOGLIK_HELP[None])
@@ -106,6 +140,11 @@ def card(info) -> None:
                 cols = st.columns(2)
                 for col, (label, value) in zip(cols, items[start : start + 2], strict=False):
                     headline_metric(col, info, label, value)
+        links = CARD_LINKS.get(info.kind or "", [])
+        if links and not info.problem:
+            cols = st.columns(len(links))
+            for col, (file, label) in zip(cols, links, strict=True):
+                col.page_link(file, label=label, query_params={"ckpt": info.id})
         facts = []
         if info.parameters:
             facts.append(f"{info.parameters:,} parameters")
@@ -115,13 +154,16 @@ def card(info) -> None:
             st.caption(" · ".join(facts))
 
 
+with guard("Lessons"):
+    lesson_picker()
+
 st.header("Model zoo")
 with guard("Model zoo"):
     rows = catalog()
     if not rows:
         st.info("No checkpoints yet. Build them with `python -m mmviz train-all`.")
     for kind, title, blurb in SECTIONS:
-        chosen = [r for r in rows if KIND.get(r.model, "fusion") == kind]
+        chosen = [r for r in rows if (r.kind or "fusion") == kind]
         if not chosen:
             continue
         st.subheader(title)

@@ -77,7 +77,10 @@ def guard(what: str, model: Any = None) -> Iterator[None]:
 
 def explainer(text: str, equations: list[str] = (), more: str | None = None) -> None:
     """The short "What am I looking at?" box every page opens with."""
-    with st.expander("What am I looking at?"):
+    from ui.lesson import RUNNING
+
+    # open while a lesson runs: the stop's prompt refers to it
+    with st.expander("What am I looking at?", expanded=bool(st.session_state.get(RUNNING))):
         st.markdown(text)
         for eq in equations:
             st.latex(eq)
