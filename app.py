@@ -4,7 +4,15 @@ from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="mmviz: multimodal models, opened up", page_icon="🔬", layout="wide")
+PRESENT = "_mmviz_keep_present"
+if st.query_params.get("present") in ("1", "true") and PRESENT not in st.session_state:
+    st.session_state[PRESENT] = True
+st.set_page_config(
+    page_title="mmviz: multimodal models, opened up",
+    page_icon="🔬",
+    layout="wide",
+    initial_sidebar_state="collapsed" if st.session_state.get(PRESENT) else "auto",
+)
 
 HERE = Path(__file__).parent
 # (file, title, icon), in navigation order. Every file listed here exists; see tests/test_app.py.
@@ -26,4 +34,11 @@ pages = [
     for f, t, i in PAGES
     if (HERE / f).exists()
 ]
-st.navigation(pages).run()
+nav = st.navigation(pages)
+
+from ui.classroom import read_link_params  # noqa: E402 - after set_page_config
+from ui.present import presentation_toggle  # noqa: E402
+
+read_link_params()
+presentation_toggle()
+nav.run()

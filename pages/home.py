@@ -85,6 +85,7 @@ def lesson_picker() -> None:
     """Every lesson in lessons/ with a Start button; a broken file is named with its problem
     and the others still work."""
     from mmviz.lessons import list_lessons
+    from ui import classroom
     from ui import lesson as running_lesson
 
     good, bad = list_lessons()
@@ -104,10 +105,28 @@ def lesson_picker() -> None:
                 f"pages: {', '.join(dict.fromkeys(s.page for s in lesson.stops))}"
             )
             st.markdown(lesson.summary)
-            if st.button("▶ Start this lesson", key=f"start_{lesson.id}", type="primary"):
+            start, teach = st.columns(2)
+            if start.button("▶ Start this lesson", key=f"start_{lesson.id}", type="primary"):
                 running_lesson.start(lesson)
+            if teach.button(
+                "👩‍🏫 Teach this lesson",
+                key=f"teach_{lesson.id}",
+                help="Start a class: students join with a code or link and follow you; "
+                "questions collect the room's answers until you reveal them.",
+            ):
+                with guard("Starting the class"):
+                    classroom.teach(lesson)
     for name, why in bad.items():
         st.error(f"Lesson `{name}` cannot be used: {why}")
+    with st.form("join_class", border=True):
+        st.markdown("**🎓 Join a class**: type the code your teacher shows.")
+        code = st.text_input("Class code", placeholder="e.g. K7MX-3QRP", key="join_code")
+        if st.form_submit_button("Join"):
+            problem = classroom.join(code)
+            if problem:
+                st.error(problem)
+            else:
+                st.rerun()
 
 
 def headline_metric(col, info, label: str, value: float) -> None:

@@ -215,3 +215,85 @@ def test_a_lesson_runs_from_home_to_the_end(zoo_root, lesson_dir):  # noqa: F811
 def assert_clean_but_broken_lesson(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert all("broken.toml" in str(e.value) for e in at.error)
+
+
+# ---- a live class: a teacher and a student session on one store ------------------------------
+def test_a_class_follows_the_teacher_and_reveals_the_rooms_answers(
+    zoo_root,  # noqa: F811
+    lesson_dir,
+    tmp_path,
+    monkeypatch,
+):
+    from streamlit.testing.v1 import AppTest
+
+    from ui.classroom import CLASS
+
+    monkeypatch.setenv("MMVIZ_CLASS_DB", str(tmp_path / "classes.sqlite3"))
+    monkeypatch.delenv("MMVIZ_CLASS_STORE", raising=False)
+    write(lesson_dir, GOOD, "tiny.toml")
+
+    teacher = AppTest.from_file(APP, default_timeout=90)
+    teacher.run()
+    click(teacher, "teach_tiny")
+    assert_clean(teacher)
+    code = teacher.session_state[CLASS]["code"]
+    key = teacher.session_state[CLASS]["key"]
+    assert "Teaching · class" in card_text(teacher)
+    link = " ".join(c.value for c in teacher.sidebar.code)
+    assert f"class={code}" in link and key not in link  # the key is never in the link
+
+    student = AppTest.from_file(APP, default_timeout=90)
+    student.query_params["class"] = code
+    student.run()  # joins, then follows the teacher to stop 1's page and state
+    student.run()
+    assert_clean(student)
+    assert widget(student, "selectbox", "ckpt").value == "mvae_tiny5"
+    assert widget(student, "number_input", "sample").value == 2
+    text = card_text(student)
+    assert "Class" in text and "Which expert is left" in text
+    assert any("Commit a prediction" in c.value for c in student.sidebar.caption)
+    assert not [b for b in student.button if b.key == "lesson_next"]  # the teacher drives
+
+    widget(student, "radio", "class_answer_tiny:0").set_value("hand")
+    student.run()
+    click(student, "class_answer_tiny:0_go")
+    assert any("Committed: hand" in c.value for c in student.sidebar.caption)
+
+    teacher.run()
+    assert any("The room's answers** (1)" in m.value for m in teacher.sidebar.markdown)
+    click(teacher, "class_reveal_tiny:0")
+    student.run()
+    assert any("the answer is label" in w.value for w in student.sidebar.warning)
+    assert any("Only the label is observed." in m.value for m in student.sidebar.markdown)
+
+    click(teacher, "lesson_next")  # the teacher moves on: the student follows
+    assert widget(teacher, "slider", "steps").value == 4
+    student.run()
+    student.run()
+    assert_clean(student)
+    assert widget(student, "slider", "steps").value == 4
+    assert "stop 2 of 2" in card_text(student)
+
+    widget(teacher, "slider", "steps").set_value(6)  # a slider moved by the teacher
+    teacher.run()
+    student.run()
+    student.run()
+    assert widget(student, "slider", "steps").value == 6
+
+    widget(student, "toggle", "class_follow").set_value(False)  # break away
+    student.run()
+    widget(student, "slider", "steps").set_value(3)
+    student.run()
+    widget(teacher, "slider", "steps").set_value(8)
+    teacher.run()
+    student.run()
+    assert widget(student, "slider", "steps").value == 3  # not pulled back while away
+    widget(student, "toggle", "class_follow").set_value(True)  # back to the teacher
+    student.run()
+    student.run()
+    assert widget(student, "slider", "steps").value == 8
+
+    click(teacher, "class_end")
+    student.run()
+    student.run()
+    assert CLASS not in student.session_state

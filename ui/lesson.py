@@ -71,8 +71,12 @@ def _answers() -> dict[int, Any]:
 
 
 def _question(lesson: Lesson, index: int, stop: Stop) -> None:
+    from ui.classroom import class_question
+
     q = stop.question
     assert q is not None
+    if class_question(lesson, index, q):  # in a class the question goes to the room
+        return
     st.markdown(f"**❓ {q.prompt}**")
     key = f"lesson_answer_{lesson.id}_{index}"
     if q.kind == "choice":
@@ -121,6 +125,11 @@ def lesson_card(page: PageRun, slot: Any) -> None:
                 st.markdown(stop.notice)
         if stop.question is not None:
             _question(lesson, index, stop)
+        from ui.classroom import is_student_following
+
+        if is_student_following():  # the teacher moves the class
+            st.caption("The teacher moves the class from stop to stop.")
+            return
         back, step, leave = st.columns(3)
         if back.button("◀ Back", key="lesson_back", disabled=index == 0):
             go_to(lesson, index - 1)

@@ -78,9 +78,11 @@ def guard(what: str, model: Any = None) -> Iterator[None]:
 def explainer(text: str, equations: list[str] = (), more: str | None = None) -> None:
     """The short "What am I looking at?" box every page opens with."""
     from ui.lesson import RUNNING
+    from ui.present import presenting
 
-    # open while a lesson runs: the stop's prompt refers to it
-    with st.expander("What am I looking at?", expanded=bool(st.session_state.get(RUNNING))):
+    # open while a lesson runs (the stop's prompt refers to it) and on a projector
+    opened = bool(st.session_state.get(RUNNING)) or presenting()
+    with st.expander("What am I looking at?", expanded=opened):
         st.markdown(text)
         for eq in equations:
             st.latex(eq)

@@ -74,10 +74,12 @@ class PageRun:
         self.notes: list[str] = []
         self.keys: dict[str, list[str]] = {}  # field -> the widget keys that set it
         self.finished = False
+        from ui.classroom import current
         from ui.lesson import running
 
-        # the lesson card goes at the top of the sidebar; it is filled in at finish()
-        self.lesson_slot = st.sidebar.container() if running() is not None else None
+        # the lesson and class cards go at the top of the sidebar, filled in at finish()
+        active = running() is not None or current() is not None
+        self.lesson_slot = st.sidebar.container() if active else None
 
     # ---- reading ---------------------------------------------------------------------------
     def _url(self, field: str) -> str:
@@ -216,17 +218,24 @@ class PageRun:
         if self.finished:
             return
         self.finished = True
+        from ui.classroom import class_card, link_builder, shape_controls
+
         if self.lesson_slot is not None:
-            from ui.lesson import lesson_card
+            from ui.lesson import lesson_card, running
 
             lesson_card(self, self.lesson_slot)
+            now = running()
+            lesson, stop = now if now is not None else (None, 0)
+            class_card(self, self.lesson_slot, lesson, stop)
+        shape_controls(self)
         for note in dict.fromkeys(self.notes):
             st.caption(f"ⓘ {note}")
         with st.sidebar.expander("🔗 Link to this view · reset"):
             st.caption(
                 "Anyone opening this link sees this view (same checkpoint, sample, settings)."
             )
-            st.code(self.link(), language=None, wrap_lines=True)
+            link = link_builder(self)
+            st.code(link, language=None, wrap_lines=True)
             keep = {k: v for k, v in self.state().to_query().items() if k in ("ckpt", "i")}
             st.button(
                 "↺ Reset this page's controls",
