@@ -38,7 +38,9 @@ nav = st.navigation(pages)
 
 from ui.classroom import read_link_params  # noqa: E402 - after set_page_config
 from ui.present import presentation_toggle  # noqa: E402
+from ui.sidebar import routed  # noqa: E402
 
 read_link_params()
 presentation_toggle()
-nav.run()
+with routed():  # through_app can tell that app.py runs the page
+    nav.run()
