@@ -149,6 +149,7 @@ class Finish:
     page_hash: str
     query: str
     sidebar: str = ""  # the sidebar's words after the run (LiveSession(keep_text=True))
+    path: str = ""  # the page's URL path ("" for the default page): the same on every replica
 
 
 def _text_of(element: Any) -> str:
@@ -206,7 +207,7 @@ class LiveSession:
         self.url, self.query, self.page_name = url, query.lstrip("?"), page
         self.timers_on, self.keep_text = timers, keep_text
         self.page_hash = ""
-        self.pages: dict[str, str] = {}  # url path name -> page script hash
+        self.pages: dict[str, str] = {}  # page script hash -> its URL path
         self.values: dict[str, Any] = {}  # widget key -> value this user set (sent each rerun)
         self.finishes: list[Finish] = []
         self.runs_started = 0
@@ -215,6 +216,7 @@ class LiveSession:
         self.closed_by_server = False
         # what is on screen: delta path -> (id of the run that drew it, the delta message)
         self._tree: dict[tuple[int, ...], tuple[str, ForwardMsg]] = {}
+        self._texts: dict[str | None, str] = {}  # text() until the tree changes
         self._run_id = ""
         self._run_fragments: frozenset[str] = frozenset()
         self._run_started = 0.0
@@ -263,6 +265,7 @@ class LiveSession:
         t0 = time.perf_counter()
         await self.close()
         self._tree, self.values = {}, {}
+        self._texts.clear()
         self.page_name = self.path()
         for _ in range(attempts):
             try:
@@ -348,10 +351,10 @@ class LiveSession:
         try:
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
+            last = self.finishes[-1].sidebar if self.finishes else ""
             raise TimeoutError(
                 f"not reached in {timeout_s:.0f} s; at /{self.path()}?{self.query}; sidebar "
-                f"after the last completed run: {self.finishes[-1].sidebar if self.finishes else ''}"
-                f" / now: {self.text('sidebar')[:800]!r}"
+                f"after the last completed run: {last!r} / now: {self.text('sidebar')[:800]!r}"
             ) from None
 
     # -- what the browser receives -------------------------------------------------------------
@@ -363,6 +366,11 @@ class LiveSession:
                 self._handle(fm, time.perf_counter())
         except websockets.ConnectionClosed:
             pass
+        except Exception:  # a dead reader must not go unnoticed
+            import traceback
+
+            self.errors_seen.append(f"client: the reader stopped: {traceback.format_exc()}")
+            raise
         self.closed_by_server = True
         for _, task in self._timers.values():
             task.cancel()
@@ -377,11 +385,9 @@ class LiveSession:
             self._run_started = now
             if fm.new_session.page_script_hash:
                 self._set_page(fm.new_session.page_script_hash)
-            for p in fm.new_session.app_pages:
-                self.pages[p.url_pathname or p.page_name] = p.page_script_hash
+            self._learn_pages(fm.new_session.app_pages)
         elif kind == "navigation":
-            for p in fm.navigation.app_pages:
-                self.pages[p.url_pathname or p.page_name] = p.page_script_hash
+            self._learn_pages(fm.navigation.app_pages)
             if fm.navigation.page_script_hash:
                 self._set_page(fm.navigation.page_script_hash)
         elif kind == "page_info_changed":
@@ -401,7 +407,15 @@ class LiveSession:
             fragment = fm.script_finished == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
             sidebar = self.text("sidebar") if self.keep_text else ""
             self.finishes.append(
-                Finish(self._run_started, now, fragment, self.page_hash, self.query, sidebar)
+                Finish(
+                    self._run_started,
+                    now,
+                    fragment,
+                    self.page_hash,
+                    self.query,
+                    sidebar,
+                    self.path(),
+                )  # fmt: skip
             )
             if not fragment:  # widgets gone from the page are no longer sent
                 on_page = self.widgets()
@@ -415,6 +429,13 @@ class LiveSession:
                     future.set_result(now)
                 else:
                     self._watchers.append((condition, future))
+
+    def _learn_pages(self, pages: Any) -> None:
+        """Page hash -> URL path. Some messages name a page by its title only: a URL path,
+        once known, is kept (hashes differ between server processes, paths do not)."""
+        for p in pages:
+            if p.url_pathname or p.page_script_hash not in self.pages:
+                self.pages[p.page_script_hash] = p.url_pathname or p.page_name
 
     def _set_page(self, page_hash: str) -> None:
         if page_hash != self.page_hash and self.page_hash:
@@ -448,12 +469,14 @@ class LiveSession:
                 key = _user_key(getattr(proto, "id", ""))  # shows (and later sends) its value
                 self.values.pop(key, None)
         self._tree[tuple(fm.metadata.delta_path)] = (self._run_id, fm)
+        self._texts.clear()
 
     def _drop_stale(self) -> None:
         """The frontend's stale-node rule (as streamlit.runtime.agent.interaction applies it):
         a full run leaves only what it drew; a fragment run replaces its own region: its own
         older elements and whatever is older under a container it drew."""
         running = self._run_fragments
+        self._texts.clear()
         if not running:
             self._tree = {p: (r, m) for p, (r, m) in self._tree.items() if r == self._run_id}
             return
@@ -485,7 +508,9 @@ class LiveSession:
 
     def text(self, where: str | None = None) -> str:
         """The words on the page (or in the sidebar), one element a line."""
-        return "\n".join(t for t in map(_text_of, self.elements(where)) if t)
+        if where not in self._texts:  # kept until the next delta: 40 tabs read it a lot
+            self._texts[where] = "\n".join(t for t in map(_text_of, self.elements(where)) if t)
+        return self._texts[where]
 
     def widgets(self) -> dict[str, tuple[str, Any, str]]:
         """Widget key -> (kind, proto, id of the fragment that drew it or "") on the page now."""
@@ -517,7 +542,7 @@ class LiveSession:
 
     def path(self) -> str:
         """The URL path of the page shown now ("" for the default page)."""
-        return next((name for name, h in self.pages.items() if h == self.page_hash), "")
+        return self.pages.get(self.page_hash, "")
 
 
 def _user_key(widget_id: str) -> str:
