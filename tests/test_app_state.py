@@ -122,3 +122,23 @@ def test_a_link_changed_later_in_the_session_wins_over_the_widgets():
     at.query_params["steps"] = "3"
     at.run()
     assert widget(at, "slider", "steps").value == 3
+
+
+def test_the_sample_finder_shows_a_sample_of_the_chosen_class():
+    from mmviz.data import load_dataset
+
+    classes = load_dataset("digits").factor_table("test")["class"].to_numpy()
+    at = open_page("pages/missing.py", ckpt="mvae_tiny5")
+    widget(at, "selectbox", "find_class").set_value(7)
+    at.run()
+    pick = widget(at, "selectbox", "find_pick")
+    options = [int(o) for o in pick.options]
+    assert options and all(classes[p] == 7 for p in options)
+    pick.set_value(options[2])
+    at.run()
+    [b for b in at.button if b.key == "find_show"][0].click()
+    at.run()
+    assert_clean(at)
+    shown = widget(at, "number_input", "sample").value
+    assert shown == options[2] and classes[shown] == 7
+    assert at.query_params["i"] == str(shown)

@@ -514,3 +514,16 @@ def _provenance(root, cid, stamp, meta):
     from mmviz import report as rep
 
     return rep.provenance(Path(root) / cid, meta)
+
+
+def test_decisions(cid: str) -> np.ndarray:
+    """Checkpoint `cid`'s decision on every test sample (mmviz.finder.test_decisions)."""
+    return _test_decisions(*checkpoint_key(cid))
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the test set with this model…")
+def _test_decisions(root: str, cid: str, stamp: str) -> np.ndarray:
+    from mmviz.finder import test_decisions as compute
+
+    ck = _load(root, cid, stamp)
+    return compute(ck.model, cached_dataset(ck.meta.get("dataset", "digits")))

@@ -262,7 +262,69 @@ def choose_sample(page: PageRun, ds, allow_own: bool = False) -> SampleChoice:
         help="Position in the test split; the page shows its modalities.",
     )
     c2.button("🎲", on_click=_randomise, args=(n,), help="a random test sample")
+    with st.sidebar.expander("🔎 Find a sample"), guard("Sample finder"):
+        sample_finder(ds, page.values.get("ckpt"))
     return SampleChoice(source == "own", int(pos), int(test[int(pos)]))
+
+
+def _show(position: int) -> None:
+    st.session_state["sample"] = position
+
+
+def sample_finder(ds, ckpt: str | None) -> None:
+    """Filters over the test set (class or recipe, a recorded factor, where two models
+    disagree) and the matching samples, one click from being shown."""
+    from mmviz import finder
+
+    table = ds.factor_table("test")
+    flt: dict = {}
+    if "class" in table:
+        pick = st.selectbox("Class", ["any", *range(10)], key="find_class")
+        flt["target_class"] = None if pick == "any" else int(pick)
+    recipes = list(ds.info.get("interactions", []))
+    if recipes:
+        pick = st.selectbox("Recipe", ["any", *recipes], key="find_recipe")
+        flt["recipe"] = None if pick == "any" else pick
+    skip = {"class", "interaction", *ds.info.get("id_factors", [])}
+    factors = [c for c in table.columns if c not in skip]
+    factor = st.selectbox("Style factor", ["none", *factors], key="find_factor")
+    if factor != "none":
+        flt["factor"] = factor
+        column = table[factor].to_numpy()
+        if ds.factor_kinds.get(factor) == "categorical" or column.dtype.kind in "iub":
+            flt["value"] = int(st.selectbox("Value", sorted(set(column.tolist())), key="find_val"))
+        else:
+            lo, hi = float(column.min()), float(column.max())
+            if hi > lo:
+                flt["low"], flt["high"] = st.slider(
+                    "Range", lo, hi, (lo, hi), key=f"find_range_{factor}"
+                )
+    mask = None
+    others = [i.id for i in catalog() if i.dataset == ds.name and not i.problem and not i.oracle]
+    if ckpt in others and len(others) > 1:
+        other = st.selectbox(
+            f"Where {ckpt} and another model disagree",
+            ["no"] + [o for o in others if o != ckpt],
+            key="find_other",
+            help="digits: the label each reads from `hand` alone; sentiment: the sign",
+        )
+        if other != "no":
+            from ui.cache import test_decisions
+
+            which = st.radio(
+                "Keep", ["any", "first right", "second right"], key="find_which", horizontal=True,
+                format_func={"any": "all", "first right": f"{ckpt} right",
+                             "second right": f"{other} right"}.get,
+            )  # fmt: skip
+            mask = finder.disagreement(
+                test_decisions(ckpt), test_decisions(other), finder.truth_decisions(ds), which
+            )
+    found = finder.find_samples(ds, finder.SampleFilter(**flt), mask)
+    st.caption(f"{len(found)} of {len(table)} test samples match")
+    if len(found):
+        shown = [int(p) for p in found[:60]]
+        position = st.selectbox("Matching test samples", shown, key="find_pick")
+        st.button("Show this sample", key="find_show", on_click=_show, args=(int(position),))
 
 
 # ---- showing one modality's value ----------------------------------------------------------
