@@ -318,6 +318,37 @@ def list_lessons(root: Path | None = None) -> tuple[list[Lesson], dict[str, str]
     return good, bad
 
 
+# ---- scenarios: one-click presets per page ("Try these") ----------------------------------
+SCENARIOS_FILE = "scenarios/try-these.toml"
+
+
+def load_scenarios(path: str | Path | None = None) -> dict[str, list[Stop]]:
+    """The "Try these" presets, by page: each a one-stop view (title, state, what to notice,
+    claims) read from `lessons/scenarios/try-these.toml` ([[scenarios]] tables, the keys of a
+    lesson stop with `notice` as the one line shown)."""
+    path = Path(path) if path is not None else paths.lessons_root() / SCENARIOS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise LessonError(f"{path.name}: cannot be read ({e})") from None
+    raw = data.get("scenarios")
+    if not isinstance(raw, list):
+        raise LessonError(f"{path.name}: needs [[scenarios]] tables")
+    known = _known_ids()
+    out: dict[str, list[Stop]] = {}
+    for i, table in enumerate(raw):
+        if not isinstance(table, Mapping) or "notice" not in table:
+            raise LessonError(f"{path.name}: scenario {i + 1}: `notice` is missing")
+        try:
+            stop = _stop({**table, "prompt": table["notice"]}, i, known)
+        except LessonError as e:
+            raise LessonError(f"{path.name}: {str(e).replace('stop ', 'scenario ', 1)}") from None
+        out.setdefault(stop.page, []).append(stop)
+    return out
+
+
 # ---- claims: checked against the models' actual output -------------------------------------
 @dataclass(frozen=True)
 class ClaimResult:
@@ -342,6 +373,8 @@ def _sample_and_observed(stop: Stop, model, ds):
     position = state.sample or 0
     index = int(ds.indices("test")[position])
     observed = getattr(state, "observed", None)
+    if observed is None:
+        observed = getattr(state, "condition", None)  # cross-modal generation
     if observed is None:
         observed = explore.input_modalities(model)
     return index, list(observed)
@@ -424,12 +457,31 @@ def claim_recipe(stop: Stop, args: dict[str, Any]) -> tuple[bool, str]:
     from mmviz.data import load_dataset
 
     ds = load_dataset("sentiment")
-    index = int(ds.indices("test")[stop.state.sample or 0])
-    name = ds.info["interactions"][int(ds.targets["interaction"][index])]
+    recipe = ds.factor_table("test")["interaction"].to_numpy()[stop.state.sample or 0]
+    name = ds.info["interactions"][int(recipe)]
     return name == args["equals"], f"sample {stop.state.sample or 0} is {name}"
 
 
+def claim_shapley_top(stop: Stop, args: dict[str, Any]) -> tuple[bool, str]:
+    """Modality `equals` has the largest |Shapley value| of the model's prediction for the
+    stop's sample (every input observed): the attributions page's modality bar chart."""
+    from mmviz import explore
+    from mmviz.interpret.shapley import modality_shapley
+    from mmviz.report import TargetChoice
+
+    model, ds = _load(stop.state.ckpt)
+    index, observed = _sample_and_observed(stop, model, ds)
+    result = modality_shapley(
+        model, explore.sample_batch(ds, index), TargetChoice("prediction").build(), observed
+    )
+    values = result.values
+    top = max(values, key=lambda m: abs(values[m]))
+    said = ", ".join(f"{m} {v:+.2f}" for m, v in values.items())
+    return top == args["equals"], f"Shapley values: {said}"
+
+
 CLAIMS: dict[str, Callable[[Stop, dict[str, Any]], tuple[bool, str]]] = {
+    "shapley_top": claim_shapley_top,
     "decoded_class": claim_decoded_class,
     "largest_share": claim_largest_share,
     "metric_order": claim_metric_order,
@@ -438,10 +490,12 @@ CLAIMS: dict[str, Callable[[Stop, dict[str, Any]], tuple[bool, str]]] = {
 }
 
 
-def verify_claims(lesson: Lesson) -> list[ClaimResult]:
-    """Every claim of every stop, measured on the checkpoints on disk."""
+def verify_claims(lesson: Lesson | list[Stop]) -> list[ClaimResult]:
+    """Every claim of every stop (of a lesson, or a list of scenarios), measured on the
+    checkpoints on disk."""
     out = []
-    for i, stop in enumerate(lesson.stops):
+    stops = lesson.stops if isinstance(lesson, Lesson) else lesson
+    for i, stop in enumerate(stops):
         for claim in stop.claims:
             try:
                 ok, said = CLAIMS[claim.kind](stop, claim.args)

@@ -446,7 +446,7 @@ class AttributionsState(PageState):
     sample: int | None = SAMPLE
     source: str | None = SOURCE
     target: str | None = param("target", Choice(*ATTRIBUTION_TARGETS), "what is explained")
-    class_index: int | None = param("class", Int(0), "target 'class': the class explained")
+    class_index: int | None = param("cls", Int(0), "target 'class': the class explained")
     generated: str | None = param("gen", Text(), "target 'generated': the generated modality")
     generated_class: int | None = param(
         "genclass", Int(-1), "target 'generated': the class (-1: the generated one)"
@@ -503,6 +503,10 @@ class ReproductionsState(PageState):
     page: ClassVar[str] = "reproductions"
     title: ClassVar[str] = "Reproductions"
 
+
+# query parameters the app itself reads on every page (ui/classroom.py, ui/present.py): no
+# page field may use them
+APP_PARAMS = ("class", "hide", "lock", "present")
 
 PAGE_STATES: dict[str, type[PageState]] = {
     cls.page: cls

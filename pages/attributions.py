@@ -13,6 +13,7 @@ from mmviz.models import UnsupportedSubset
 from mmviz.plots import attributions as figs
 from ui.cache import attribution, digest, shapley
 from ui.inputs import own_sample
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
     choose_sample,
@@ -48,6 +49,7 @@ explainer(
     "$v(S)$ is the target when the model sees only the modalities in $S$ (its own "
     "missing-modality path). With a handful of modalities it is computed exactly.",
 )
+try_these(page)
 
 
 def parameter_value(p, text: str | None):

@@ -8,6 +8,7 @@ import streamlit as st
 from mmviz import explore, plots
 from ui.cache import cross_modal, digest, oracle_judges, sound_bytes
 from ui.inputs import own_sample
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
     choose_sample,
@@ -40,6 +41,7 @@ explainer(
     "pixel sample). MFM's codes are points: its shared factor comes from the condition, and a "
     "missing modality's own style factor is drawn from the prior.",
 )
+try_these(page)
 
 info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model

@@ -22,6 +22,7 @@ from ui.cache import (
     results_file,
 )
 from ui.inputs import own_sample
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
     choose_sample,
@@ -56,6 +57,7 @@ explainer(
     "signal-to-noise ratio (SNR, in dB: 0 dB is as much noise as signal) and see which "
     "model holds on.",
 )
+try_these(page)
 
 
 def applies(i) -> str | None:

@@ -23,6 +23,7 @@ from ui.cache import (
     mfm_information,
     pid_table,
 )
+from ui.scenarios import try_these
 from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint, through_app
 from ui.state import PageRun
 
@@ -56,6 +57,7 @@ explainer(
     "tells (unique) and what only both together tell (synergy); the sentiment recipes build "
     "each kind in on purpose, so the measured split can be checked against the truth.",
 )
+try_these(page)
 
 
 def applies(i) -> str | None:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from mmviz import explore, plots
 from ui.cache import latent_map
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
     choose_sample,
@@ -38,6 +39,7 @@ explainer(
     "their joint one (star): short lines mean each modality alone already lands where all of "
     "them do. Click a dot to decode it in every modality.",
 )
+try_these(page)
 
 info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model

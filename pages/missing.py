@@ -9,6 +9,7 @@ from mmviz import explore, plots
 from mmviz.models import UnsupportedSubset
 from ui.cache import catalog, load_model
 from ui.inputs import own_sample
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
     choose_sample,
@@ -41,6 +42,7 @@ explainer(
     "points, so the distance between codes is shown. Add noise to an input to see how robust "
     "inference is.",
 )
+try_these(page)
 
 info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model

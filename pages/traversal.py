@@ -7,6 +7,7 @@ import streamlit as st
 
 from mmviz import explore, plots
 from ui.cache import digest, dimension_activity, row_sound, traversal
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
     choose_sample,
@@ -35,6 +36,7 @@ explainer(
     "Values are in prior standard deviations: the prior is $N(0, I)$, so $\\pm 3$ covers almost "
     "all of it. Dimensions the encoder never uses (low *activity*, below) change nothing.",
 )
+try_these(page)
 
 
 def applies(info) -> str | None:

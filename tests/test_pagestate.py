@@ -87,6 +87,7 @@ def test_url_round_trip_of_random_states(page, data):
 def test_each_page_has_distinct_url_parameters(page):
     urls = [f.url for f in ps.PAGE_STATES[page].fields()]
     assert len(urls) == len(set(urls))
+    assert not set(urls) & set(ps.APP_PARAMS)  # ?class= joins a class, ?hide= hides controls
     plain = [u for f, u in zip(ps.PAGE_STATES[page].fields(), urls, strict=True) if not f.prefixed]
     for f in ps.PAGE_STATES[page].fields():  # a prefix must not swallow another parameter
         if f.prefixed:
