@@ -13,6 +13,7 @@ from mmviz import explore
 from mmviz import report as rep
 from mmviz.fusionlab import words_of
 from mmviz.plots import information as figs
+from mmviz.views.information import gradient_maps
 from ui.cache import (
     catalog,
     checkpoint_files,
@@ -22,6 +23,7 @@ from ui.cache import (
     mfm_gradients_sample,
     mfm_information,
     pid_table,
+    test_images,
 )
 from ui.scenarios import try_these
 from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint, through_app
@@ -224,14 +226,28 @@ else:
                 config=CHART,
             )
         for m in sorted(maps, key=inputs_m.index):
+            shown = gradient_maps(
+                {f"{m}: average": avg[m], f"{m}: sample {choice.position}": one[m]},
+                test_images(ds.name, m),
+            )
             st.plotly_chart(
-                figs.gradient_map_figure(
-                    {f"{m}: average": avg[m], f"{m}: sample {choice.position}": one[m]},
-                    f"‖∂F_y/∂{m}‖² per pixel",
-                ),
+                figs.gradient_map_figure(shown.maps, f"‖∂F_y/∂{m}‖² per pixel"),
                 key=f"info_grad_{m}",
                 config=CHART,
             )
+            notes = []
+            if shown.blank_pixels:
+                notes.append(
+                    f"grey: the {shown.blank_pixels} pixels that are blank in every test image "
+                    "(their gradients come from weights no data ever moved)"
+                )
+            if shown.smoothed:
+                notes.append(
+                    f"smoothed over 2×2 pixels: {shown.checkerboard_share:.0%} of the raw map "
+                    "alternated from pixel to pixel, as a strided convolution's gradient does"
+                )
+            if notes:
+                st.caption(f"`{m}`: " + "; ".join(notes) + ".")
         rest = [m for m in avg if m not in curves and m not in maps]
         if rest:
             st.caption(

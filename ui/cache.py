@@ -527,3 +527,9 @@ def _test_decisions(root: str, cid: str, stamp: str) -> np.ndarray:
 
     ck = _load(root, cid, stamp)
     return compute(ck.model, cached_dataset(ck.meta.get("dataset", "digits")))
+
+
+def test_images(dataset: str, modality: str, n: int = 2000) -> np.ndarray:
+    """The first `n` test images of a modality (which pixels ever vary)."""
+    ds = cached_dataset(dataset)
+    return np.asarray(ds.data[modality][ds.indices("test")[:n]])
