@@ -226,6 +226,12 @@ def test_missing_draw_a_digit_on_the_canvas(page, server):
     if not poll(lambda: canvases.count() > 0 and canvases.first.is_visible(), 20):
         pytest.skip("no drawing canvas on the page (streamlit-drawable-canvas not installed?)")
     check_clean(page, "missing, own input")
+    # three inputs to a row: the canvas is not squeezed and the phrase box's hint is not cut
+    assert canvases.first.bounding_box()["width"] >= 150
+    for box in page.locator('input[placeholder*="seven"]').all():
+        assert box.evaluate("e => e.scrollWidth <= e.clientWidth"), "phrase placeholder cut off"
+    for button in page.locator('[class*="st-key-try_missing_"] button').all():
+        assert button.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), button.inner_text()
     key = next(k for k in keys(page, "own_") if k.endswith("_canvas"))
     drawn = key.removeprefix("own_").removesuffix("_canvas")
     assert f"one_in_{drawn}" not in keys(page, "one_in_")  # nothing given yet

@@ -26,11 +26,11 @@ def try_these(page: PageRun) -> None:
         return
     if not presets:
         return
-    cols = st.columns(len(presets) + 1, vertical_alignment="center")
-    cols[0].markdown("**Try these:**")
+    strip = st.container(horizontal=True, vertical_alignment="center", key=f"try_{page.page}")
+    strip.markdown("**Try these:**")
     chosen = st.session_state.get(f"scenario_{page.page}")
-    for i, (col, stop) in enumerate(zip(cols[1:], presets, strict=True)):
-        if col.button(stop.title, key=f"try_{page.page}_{i}", help=stop.prompt):
+    for i, stop in enumerate(presets):  # whole titles: the strip wraps instead of cutting them
+        if strip.button(stop.title, key=f"try_{page.page}_{i}", help=stop.prompt):
             st.session_state[f"scenario_{page.page}"] = i
             apply_state(stop.state)
     if chosen is not None and chosen < len(presets):
