@@ -533,3 +533,10 @@ def test_images(dataset: str, modality: str, n: int = 2000) -> np.ndarray:
     """The first `n` test images of a modality (which pixels ever vary)."""
     ds = cached_dataset(dataset)
     return np.asarray(ds.data[modality][ds.indices("test")[:n]])
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def test_factors(dataset: str):
+    """The dataset's test-split factor table (the sample finder reads it on every rerun;
+    shared and read-only: no copy per call)."""
+    return cached_dataset(dataset).factor_table("test")

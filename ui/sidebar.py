@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ui.cache import cached_dataset, catalog, load_checkpoint
+from ui.cache import cached_dataset, catalog, load_checkpoint, test_factors
 from ui.state import KEEP, RESET, PageRun
 
 
@@ -276,7 +276,7 @@ def sample_finder(ds, ckpt: str | None) -> None:
     disagree) and the matching samples, one click from being shown."""
     from mmviz import finder
 
-    table = ds.factor_table("test")
+    table = test_factors(ds.name)
     flt: dict = {}
     if "class" in table:
         pick = st.selectbox("Class", ["any", *range(10)], key="find_class")
@@ -327,7 +327,17 @@ def sample_finder(ds, ckpt: str | None) -> None:
         st.button("Show this sample", key="find_show", on_click=_show, args=(int(position),))
 
 
-# ---- showing one modality's value ----------------------------------------------------------
+# ---- showing one modality's value ------------------------------------------------------------
+@st.fragment
+def listen(key: str, spec01: np.ndarray) -> None:
+    """A spectrogram's sound on demand: Griffin-Lim takes ~70 ms a clip, too much to pay on
+    every rerun for sounds nobody plays; the button reruns only this fragment."""
+    from ui.cache import sound_bytes
+
+    if st.button("🔊 Listen", key=f"{key}_listen", type="tertiary"):
+        st.audio(sound_bytes(spec01), format="audio/wav", autoplay=True)
+
+
 CHART = {"displayModeBar": False}
 
 
@@ -339,7 +349,6 @@ def show_value(
     from mmviz import plots
     from mmviz.data import audio
     from mmviz.explore import tokens_to_text
-    from ui.cache import sound_bytes
 
     a = np.asarray(x)
     if plots.is_pictorial(spec):
@@ -351,10 +360,7 @@ def show_value(
         fig = plots.modality_figure(a, spec, title, height=height, freqs=freqs)
         st.plotly_chart(fig, key=key, config=CHART)
         if spec.kind == "spectrogram" and freqs is not None:
-            st.audio(
-                sound_bytes(a.reshape(a.shape[-2], a.shape[-1]).astype(np.float32)),
-                format="audio/wav",
-            )
+            listen(key, a.reshape(a.shape[-2], a.shape[-1]).astype(np.float32))
     elif spec.kind == "categorical":
         names = list(spec.vocab or range(spec.num_classes))
         if a.ndim == 1 and a.size == len(names):
