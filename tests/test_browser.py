@@ -133,10 +133,11 @@ def check_clean(page: Any, where: str) -> None:
 
 
 def image_sources(page: Any, key: str) -> list[str]:
-    """The data URLs of the raster images inside the element with key `key` (plotly draws
-    heatmaps and image traces as SVG <image> elements)."""
-    return page.locator(f".st-key-{key} image").evaluate_all(
-        "els => els.map(e => e.getAttribute('href') || e.getAttribute('xlink:href') || '')"
+    """The URLs of the raster images inside the element with key `key` (pictures are <img>
+    elements; plotly draws heatmaps and image traces as SVG <image> elements)."""
+    return page.locator(f".st-key-{key} image, .st-key-{key} img").evaluate_all(
+        "els => els.map(e => e.getAttribute('href') || e.getAttribute('xlink:href') "
+        "|| e.getAttribute('src') || '')"
     )
 
 

@@ -351,7 +351,12 @@ def show_value(
     from mmviz.explore import tokens_to_text
 
     a = np.asarray(x)
-    if plots.is_pictorial(spec):
+    if spec.kind == "image":
+        with st.container(key=key):
+            if title:
+                st.caption(title)
+            st.image(plots.image_tile(a, spec, height - 40), output_format="PNG")
+    elif plots.is_pictorial(spec):
         freqs = (
             audio.bin_frequencies()
             if spec.kind == "spectrogram" and a.shape[-2] == audio.N_BINS
