@@ -692,8 +692,8 @@ def claim_result(stop: Stop, args: dict[str, Any]) -> tuple[bool, str]:
 
 def claim_sign(stop: Stop, args: dict[str, Any]) -> tuple[bool, str]:
     """Checkpoint `model` (default: the stop's) gives the sample's true sentiment sign
-    (`correct = true`) or the wrong one (`correct = false`), as the Fusion lab shows it: with
-    the modalities switched off in the stop's `on` missing and its `snr` noise (seeded).
+    (`correct = true`) or the wrong one (`correct = false`), as the Fusion lab shows it: the
+    modalities the stop's `on` switches off are missing, and its `snr` noise is added (seeded).
     Optional `at_least` / `at_most` also bound the score itself."""
     from mmviz import explore, fusionlab
 
@@ -913,7 +913,7 @@ def claim_factor_ratio(stop: Stop, args: dict[str, Any]) -> tuple[bool, str]:
 
 
 CLAIMS: dict[str, Callable[[Stop, dict[str, Any]], tuple[bool, str]]] = {
-    "shapley_top": claim_shapley_top,
+    # Missing modalities, Cross-modal generation, Latent traversal, Latent map
     "decoded_class": claim_decoded_class,
     "largest_share": claim_largest_share,
     "share": claim_share,
@@ -922,22 +922,30 @@ CLAIMS: dict[str, Callable[[Stop, dict[str, Any]], tuple[bool, str]]] = {
     "traversal": claim_traversal,
     "neighbours": claim_neighbours,
     "code_beyond": claim_code_beyond,
+    # recorded numbers: meta.json metrics (Model report) and results/*.json
     "metric_order": claim_metric_order,
     "metric": claim_metric,
     "result": claim_result,
+    # Fusion lab
     "sign": claim_sign,
     "recipe": claim_recipe,
     "late_weight": claim_late_weight,
     "fusion_params": claim_fusion_params,
+    # Attributions
+    "shapley_top": claim_shapley_top,
     "shapley_largest": claim_shapley_largest,
     "shapley_value": claim_shapley_value,
     "shapley_coalition": claim_shapley_coalition,
+    # Information
     "pid": claim_pid,
     "pid_agreement": claim_pid_agreement,
     "best_factor": claim_best_factor,
     "factor_ratio": claim_factor_ratio,
 }
 
+
+# what one claim run loads or computes once for all its claims (cleared after the run)
+_MEASURED = (_checkpoint_in, _dataset, _joint_means, _pid, _disentanglement, _mfm_information)
 
 # what a claim whose arguments do not fit the model or file raises: reported, not crashed on
 CLAIM_ERRORS = (KeyError, ValueError, IndexError, TypeError, AttributeError, StopIteration)
@@ -950,15 +958,50 @@ def verify_claims(lesson: Lesson | list[Stop]) -> list[ClaimResult]:
 
     out = []
     stops = lesson.stops if isinstance(lesson, Lesson) else lesson
-    for i, stop in enumerate(stops):
-        for claim in stop.claims:
-            at = stop if claim.after is None else dataclasses.replace(stop, state=claim.after)
-            try:
-                ok, said = CLAIMS[claim.kind](at, claim.args)
-            except CLAIM_ERRORS as e:
-                ok, said = False, f"cannot be checked: {type(e).__name__}: {e}"
-            out.append(ClaimResult(i, claim, ok, said))
+    try:
+        for i, stop in enumerate(stops):
+            for claim in stop.claims:
+                at = stop if claim.after is None else dataclasses.replace(stop, state=claim.after)
+                try:
+                    ok, said = CLAIMS[claim.kind](at, claim.args)
+                except CLAIM_ERRORS as e:
+                    ok, said = False, f"cannot be checked: {type(e).__name__}: {e}"
+                out.append(ClaimResult(i, claim, ok, said))
+    finally:  # models and datasets are shared within one run, not kept after it
+        for cached in _MEASURED:
+            cached.cache_clear()
     return out
+
+
+# ---- documentation: what lessons/README.md lists, generated so it cannot drift ------------
+def claim_kinds() -> dict[str, str]:
+    """Each claim kind and what it checks (its checker's docstring, on one line)."""
+    return {kind: " ".join((fn.__doc__ or "").split()) for kind, fn in CLAIMS.items()}
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell (a `|` would end the cell)."""
+    return text.replace("|", "\\|")
+
+
+def claims_markdown() -> str:
+    """The claim kinds as a Markdown table (`mmviz lesson claims --markdown`)."""
+    rows = [f"| `{kind}` | {_cell(text)} |" for kind, text in claim_kinds().items()]
+    return "\n".join(["| kind | what it checks |", "|---|---|", *rows])
+
+
+def fields_markdown(pages: list[str] | None = None) -> str:
+    """Each page's state fields as Markdown tables (`mmviz lesson fields --markdown`)."""
+    from mmviz.pagestate import PAGE_STATES, field_table
+
+    out = []
+    for page in pages or list(PAGE_STATES):
+        out += [f"**{page}**", "", "| field | URL | expects | meaning |", "|---|---|---|---|"]
+        for row in field_table(page):
+            cells = [f"`{row['field']}`", f"`?{row['url']}`", row["expects"], row["meaning"]]
+            out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        out.append("")
+    return "\n".join(out).rstrip()
 
 
 def check_lesson(path: str | Path, claims: bool = False) -> list[str]:
