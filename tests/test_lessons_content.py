@@ -153,3 +153,47 @@ def test_the_lesson_runs_in_the_app_from_home_to_the_end(path: Path, shipped_zoo
         for key, text in stop.state.to_query().items():
             assert url.get(key) == text, (where, key, url.get(key), text)
         button = "lesson_next"
+
+
+# ---- lessons/README.md: its example works, its tables are what the code says ----------------
+README = paths.REPO / "lessons" / "README.md"
+
+
+def _generated(name: str) -> str:
+    import re
+
+    block = re.search(
+        rf"<!-- {name}:start[^>]*-->\n(.*?)\n<!-- {name}:end -->", README.read_text(), re.S
+    )
+    assert block, f"lessons/README.md has no {name} block"
+    return block.group(1)
+
+
+def test_readme_tables_are_generated_from_the_code():
+    assert _generated("claims") == lessons.claims_markdown(), "run: mmviz lesson claims --markdown"
+    assert _generated("fields") == lessons.fields_markdown(), "run: mmviz lesson fields --markdown"
+    assert set(lessons.CLAIMS) == set(lessons.claim_kinds())
+
+
+def test_readme_example_is_a_valid_lesson_whose_claims_hold(tmp_path, shipped_zoo):
+    import re
+
+    example = re.search(r"```toml\n(.*?)```", README.read_text(), re.S)
+    assert example, "lessons/README.md has no ```toml example"
+    path = tmp_path / "label-expert.toml"
+    path.write_text(example.group(1), encoding="utf-8")
+    assert lessons.check_lesson(path, claims=True) == []
+    lesson = lessons.load_lesson(path)
+    assert {s.question.kind for s in lesson.stops if s.question} == {"choice", "number"}
+
+
+def test_the_cli_prints_the_readme_tables(capsys):
+    from mmviz.cli import main
+
+    assert main(["lesson", "claims", "--markdown"]) == 0
+    assert capsys.readouterr().out.strip() == lessons.claims_markdown()
+    assert main(["lesson", "fields", "fusion_lab", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| `sizes` | `?d_<modality>` |" in out and "**missing**" not in out
+    assert main(["lesson", "claims"]) == 0
+    assert "decoded_class\n  `modality` decoded" in capsys.readouterr().out
