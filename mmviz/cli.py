@@ -350,15 +350,26 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def cmd_lesson(args: argparse.Namespace) -> int:
     """Lessons: `check` validates files (exit 1 on a problem), `list` the lessons found,
-    `fields` what a stop's state can set on a page."""
+    `fields` what a stop's state can set on a page, `claims` the kinds of claim a stop can make
+    (`--markdown`: the tables in lessons/README.md)."""
     from mmviz import lessons, pagestate
 
     if args.action == "fields":
         pages = [args.target] if args.target else list(pagestate.PAGE_STATES)
+        if args.markdown:
+            print(lessons.fields_markdown(pages))
+            return 0
         for page in pages:
             print(f"[{page}]")
             for row in pagestate.field_table(page):
                 print(f"  {row['field']:<16} ?{row['url']:<14} {row['expects']}: {row['meaning']}")
+        return 0
+    if args.action == "claims":
+        if args.markdown:
+            print(lessons.claims_markdown())
+            return 0
+        for kind, text in lessons.claim_kinds().items():
+            print(f"{kind}\n  {text}")
         return 0
     if args.action == "list":
         good, bad = lessons.list_lessons()
@@ -475,10 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.set_defaults(func=cmd_app)
 
     le = sub.add_parser("lesson", help="check, list or document lessons (lessons/*.toml)")
-    le.add_argument("action", choices=["check", "list", "fields"])
+    le.add_argument("action", choices=["check", "list", "fields", "claims"])
     le.add_argument("target", nargs="?", help="check: a lesson file (default: all); fields: a page")
     le.add_argument(
         "--claims", action="store_true", help="check: also measure each claim on the models"
+    )
+    le.add_argument(
+        "--markdown", action="store_true", help="fields, claims: as the tables of lessons/README.md"
     )
     le.set_defaults(func=cmd_lesson)
 
