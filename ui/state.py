@@ -77,9 +77,13 @@ class PageRun:
         from ui.classroom import current
         from ui.lesson import running
 
-        # the lesson and class cards go at the top of the sidebar, filled in at finish()
+        from ui.present import presenting
+
+        # the lesson and class cards go at the top of the sidebar (on a projector, where the
+        # sidebar starts collapsed: at the top of the page), filled in at finish()
         active = running() is not None or current() is not None
-        self.lesson_slot = st.sidebar.container() if active else None
+        where = st if presenting() else st.sidebar
+        self.lesson_slot = where.container() if active else None
 
     # ---- reading ---------------------------------------------------------------------------
     def _url(self, field: str) -> str:
