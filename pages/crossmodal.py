@@ -11,6 +11,7 @@ from ui.inputs import own_sample
 from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     generative_only,
@@ -156,7 +157,7 @@ with guard("Coherence"):
             st.caption("Drawn from the prior: " + ", ".join(f"`{g}`" for g in view.prior_groups))
     with c2:
         if view.agreement:
-            st.plotly_chart(
+            chart(
                 plots.agreement_figure(view.agreement, "fraction of draws that agree"),
                 key="agreement",
                 config=CHART,
@@ -178,7 +179,7 @@ for m in model.modalities:
             else [f"#{k + 1}" for k in range(n)]
         )
         if plots.is_pictorial(spec):
-            st.plotly_chart(
+            chart(
                 plots.draws_figure(
                     view.samples[m],
                     spec,
@@ -194,7 +195,7 @@ for m in model.modalities:
         elif spec.kind == "categorical":
             mean = view.samples[m].mean(axis=0)
             st.markdown(f"**{m}** · {tag}")
-            st.plotly_chart(
+            chart(
                 plots.probability_figure(
                     mean,
                     list(spec.vocab or []),

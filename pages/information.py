@@ -26,7 +26,7 @@ from ui.cache import (
     test_images,
 )
 from ui.scenarios import try_these
-from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint, through_app
+from ui.sidebar import CHART, chart, choose_sample, explainer, guard, page_checkpoint, through_app
 from ui.state import PageRun
 
 through_app()
@@ -104,7 +104,7 @@ else:
             info.id,
             LIMIT,
         )
-        st.plotly_chart(
+        chart(
             figs.mi_heatmap(
                 res.mi.normalized,
                 f"{info.id}: MI(dimension; factor) / H(factor) · estimator: {res.mi.estimator}",
@@ -135,7 +135,7 @@ else:
                 f"**Every generative checkpoint of `{info.dataset}`** ({LIMIT} test samples each)"
             )
             st.dataframe(table.style.format(precision=3), key="info_table")
-            st.plotly_chart(
+            chart(
                 figs.metric_bars(
                     table,
                     ["MIG", "SAP", "DCI disentanglement"],
@@ -174,7 +174,7 @@ else:
     )
     with guard("MFM information"):
         table = timed(f"I(F; X^) over {MFM_N} test samples", mfm_information, info.id, MFM_N, est)
-        st.plotly_chart(
+        chart(
             figs.factor_information_figure(
                 table, "information about each generated modality (nats)"
             ),
@@ -213,7 +213,7 @@ else:
                 f"{i}·{w}" for i, w in enumerate(words_of(x[tok][0].numpy(), ds.specs[tok].vocab))
             ]
         if curves:
-            st.plotly_chart(
+            chart(
                 figs.gradient_time_figure(
                     {
                         "average": {m: avg[m] for m in curves},
@@ -230,7 +230,7 @@ else:
                 {f"{m}: average": avg[m], f"{m}: sample {choice.position}": one[m]},
                 test_images(ds.name, m),
             )
-            st.plotly_chart(
+            chart(
                 figs.gradient_map_figure(shown.maps, f"‖∂F_y/∂{m}‖² per pixel"),
                 key=f"info_grad_{m}",
                 config=CHART,
@@ -268,7 +268,7 @@ else:
         pid = timed(
             "BROJA PID of every modality pair per recipe (test split)", pid_table, ds.name, "broja"
         )
-        st.plotly_chart(
+        chart(
             figs.pid_figure(
                 pid,
                 "PID terms (bits) per recipe; above each bar: "
@@ -322,7 +322,7 @@ else:
                 "with `python -m mmviz eval <id>`."
             )
         else:
-            st.plotly_chart(
+            chart(
                 figs.missing_drop_figure(drop, "acc2 lost (from meta.json metrics 'missing')"),
                 key="info_drop",
                 config=CHART,

@@ -10,6 +10,7 @@ from ui.cache import latent_map
 from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     generative_only,
@@ -180,7 +181,7 @@ fig = plots.latent_map_figure(
     title,
     positions=np.searchsorted(test, lm.index),
 )
-st.plotly_chart(fig, key="map", on_select="rerun", selection_mode="points", config=CHART)
+chart(fig, key="map", on_select="rerun", selection_mode="points", config=CHART)
 if lm.links and len(lm.links[0][2]) < len(explore.input_modalities(model)):
     st.caption(
         "Some single-modality posteriors are missing: this model cannot infer from "

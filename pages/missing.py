@@ -13,6 +13,7 @@ from ui.inputs import own_sample
 from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     generative_only,
@@ -258,7 +259,7 @@ if view is not None:
             if (pv := built.experts) is not None:
                 d = pv.means.shape[1]
                 dims = built.dims
-                st.plotly_chart(
+                chart(
                     plots.shares_figure(
                         pv.names, pv.share_total, "share of the precision (mean over dimensions)"
                     ),
@@ -274,7 +275,7 @@ if view is not None:
                     "modalities say little about (their experts are vaguer than the prior); "
                     "in the others the modalities decide."
                 )
-                st.plotly_chart(
+                chart(
                     plots.experts_figure(
                         pv.names,
                         pv.means,
@@ -297,7 +298,7 @@ if view is not None:
                     f"1/{mv.total}{shown}: a draw picks one component, then samples it, so no "
                     "single precise expert can take the posterior over."
                 )
-                st.plotly_chart(
+                chart(
                     plots.experts_figure(
                         mv.names,
                         mv.means,
@@ -321,7 +322,7 @@ if view is not None:
                         a, b, what = f"{g}(observed)", f"{g}(all)", "code (a point, no std)"
                     else:
                         a, b, what = "q(· | observed)", "q(· | all)", "posterior mean ± std"
-                    st.plotly_chart(
+                    chart(
                         plots.posterior_figure(
                             {a: p.mean, b: q_all[g].mean},
                             {a: p.std, b: q_all[g].std},
@@ -349,7 +350,7 @@ if compare:
             tag = "observed" if m in observed else "generated"
             if plots.is_pictorial(spec):
                 grid = np.stack([ok[cid].outputs[m] for cid in have])[None]
-                st.plotly_chart(
+                chart(
                     plots.grid_figure(
                         grid,
                         spec,

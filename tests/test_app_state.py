@@ -142,3 +142,37 @@ def test_the_sample_finder_shows_a_sample_of_the_chosen_class():
     shown = widget(at, "number_input", "sample").value
     assert shown == options[2] and classes[shown] == 7
     assert at.query_params["i"] == str(shown)
+
+
+def test_charts_keep_a_trimmed_toolbar_that_saves_pngs():
+    """Issue 19: figures can be taken away: plotly's toolbar is on (on hover), with a PNG
+    download at 3x and without the buttons that do nothing useful here."""
+    at = open_page("pages/missing.py", ckpt="mvae_tiny5")
+    import json
+
+    configs = [json.loads(c.proto.config) for c in at.get("plotly_chart")]
+    assert configs
+    for config in configs:
+        assert config.get("displayModeBar") != False  # noqa: E712 - the toolbar is not hidden
+        assert config["toImageButtonOptions"]["scale"] == 3
+        assert "lasso2d" in config["modeBarButtonsToRemove"]
+
+
+def test_the_views_figures_export_as_one_html_file_naming_the_state():
+    from mmviz.pagestate import TraversalState
+    from ui.state import figures_html
+
+    at = open_page("pages/traversal.py", ckpt="mvae_tiny5", steps="4")
+    assert_clean(at)
+    assert any(b.label.startswith("⬇ This view's") for b in at.get("download_button"))
+    import plotly.graph_objects as go
+
+    page = figures_html(
+        "Latent traversal",
+        TraversalState(ckpt="mvae_tiny5", steps=4),
+        "http://x/traversal?ckpt=mvae_tiny5&steps=4",
+        [("grid_hand", go.Figure(go.Bar(y=[1, 2])))],
+    )
+    assert "<td>ckpt</td><td>mvae_tiny5</td>" in page and "<td>steps</td><td>4</td>" in page
+    assert "http://x/traversal?ckpt=mvae_tiny5&amp;steps=4" in page
+    assert page.count("<script") >= 2 and "grid_hand" in page  # plotly.js inline + the figure

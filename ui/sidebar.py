@@ -338,7 +338,27 @@ def listen(key: str, spec01: np.ndarray) -> None:
         st.audio(sound_bytes(spec01), format="audio/wav", autoplay=True)
 
 
-CHART = {"displayModeBar": False}
+# plotly's toolbar, trimmed to what helps: save as PNG at presentation resolution (3x), zoom,
+# reset; on hover only, so it does not cover a figure's title
+CHART = {
+    "displaylogo": False,
+    "displayModeBar": "hover",
+    "modeBarButtonsToRemove": [
+        "select2d", "lasso2d", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian",
+        "hoverCompareCartesian", "pan2d",
+    ],
+    "toImageButtonOptions": {"format": "png", "scale": 3},
+}  # fmt: skip
+
+
+FIGURES = f"{KEEP}figures"  # this run's figures: the link box offers them as one HTML file
+
+
+def chart(fig, key: str, **kwargs) -> Any:  # noqa: ANN001 - a plotly Figure
+    """st.plotly_chart with the app's toolbar, remembering the figure for the page's export."""
+    st.session_state.setdefault(FIGURES, []).append((key, fig))
+    kwargs.setdefault("config", CHART)
+    return st.plotly_chart(fig, key=key, **kwargs)
 
 
 def show_value(
@@ -363,7 +383,7 @@ def show_value(
             else None
         )
         fig = plots.modality_figure(a, spec, title, height=height, freqs=freqs)
-        st.plotly_chart(fig, key=key, config=CHART)
+        chart(fig, key=key)
         if spec.kind == "spectrogram" and freqs is not None:
             listen(key, a.reshape(a.shape[-2], a.shape[-1]).astype(np.float32))
     elif spec.kind == "categorical":
@@ -374,7 +394,7 @@ def show_value(
             fig = plots.probability_figure(a, [str(n) for n in names], truth, None, 130)
             fig.update_layout(margin={"l": 4, "r": 4, "t": 4, "b": 20})
             fig.update_yaxes(title_text=None, showticklabels=False)
-            st.plotly_chart(fig, key=key, config=CHART)
+            chart(fig, key=key)
         else:
             st.markdown(f"{title + ': ' if title else ''}**{names[int(a.reshape(-1)[0])]}**")
     elif spec.kind == "tokens":
