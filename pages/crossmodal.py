@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from mmviz import explore, plots
-from ui.cache import cross_modal, digest, oracle_judges, sound_bytes
+from ui.cache import cross_modal, digest, oracle_judges
 from ui.inputs import own_sample
 from ui.scenarios import try_these
 from ui.sidebar import (
@@ -16,6 +16,7 @@ from ui.sidebar import (
     explainer,
     generative_only,
     guard,
+    listen,
     page_checkpoint,
     show_value,
     through_app,
@@ -190,7 +191,7 @@ for m in model.modalities:
                 config=CHART,
             )
             if spec.kind == "spectrogram":
-                st.audio(sound_bytes(view.samples[m][0, 0].astype(np.float32)), format="audio/wav")
+                listen(f"draws_{m}", view.samples[m][0, 0].astype(np.float32))
                 st.caption("the first draw, via Griffin-Lim")
         elif spec.kind == "categorical":
             mean = view.samples[m].mean(axis=0)
