@@ -176,3 +176,11 @@ def test_the_views_figures_export_as_one_html_file_naming_the_state():
     assert "<td>ckpt</td><td>mvae_tiny5</td>" in page and "<td>steps</td><td>4</td>" in page
     assert "http://x/traversal?ckpt=mvae_tiny5&amp;steps=4" in page
     assert page.count("<script") >= 2 and "grid_hand" in page  # plotly.js inline + the figure
+
+
+def test_generated_draws_can_be_downloaded_named_after_the_view():
+    at = open_page("pages/crossmodal.py", ckpt="mvae_tiny5", i="3", n="4", seed="2")
+    assert_clean(at)
+    names = [b.label for b in at.get("download_button")]
+    assert any(n.startswith("⬇ hand: the 4 draws (PNG)") for n in names), names
+    assert any("(.txt)" in n for n in names) and any("(WAV)" in n for n in names)
