@@ -448,3 +448,24 @@ def test_broken_checkpoint_is_reported(zoo_root, tmp_path, monkeypatch):
         assert "cannot be loaded" in messages(at, "error") and "safetensors" in messages(
             at, "error"
         )
+
+
+def test_a_checkpoint_of_another_dataset_version_is_shown_with_a_warning(
+    zoo_root, tmp_path, monkeypatch
+):
+    root = tmp_path / "old_root"
+    root.mkdir()
+    shutil.copytree(zoo_root / "mvae_tiny5", root / "mvae_old")
+    meta_path = root / "mvae_old" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["id"] = "mvae_old"
+    meta["dataset_version"] = "0.0-old"
+    meta_path.write_text(json.dumps(meta))
+    use_root(monkeypatch, root)
+    at = open_page("pages/missing.py", ckpt="mvae_old")
+    assert not at.exception
+    warning = messages(at, "warning")
+    assert "trained on `digits` version 0.0-old" in warning and "Retrain it" in warning
+    use_root(monkeypatch, zoo_root)
+    at = open_page("pages/missing.py", ckpt="mvae_tiny5")
+    assert "trained on" not in messages(at, "warning")

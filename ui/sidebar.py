@@ -194,6 +194,14 @@ def load_or_explain(info):
     except ValueError as e:
         st.error(f"Dataset `{info.dataset}` of checkpoint {info.id} cannot be built: {e}")
         return None
+    trained_on = ck.meta.get("dataset_version")
+    if trained_on and str(trained_on) != str(ds.version):
+        st.warning(
+            f"Checkpoint **{info.id}** was trained on `{info.dataset}` version {trained_on}, "
+            f"but this app builds version {ds.version}: the samples shown are not the ones it "
+            "learned from, so its outputs may not match them. Retrain it (`python -m mmviz "
+            f"train ... --dataset {info.dataset}`) or use a checkpoint of this version."
+        )
     return ck, ds
 
 
