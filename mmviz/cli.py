@@ -107,6 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         evaluate=not args.no_eval,
         progress=not args.quiet,
         weights_dtype=args.weights_dtype,
+        dataset_options={"mnist_dir": args.mnist} if args.mnist else None,
     )
     if path is not None:
         print(f"saved {path}")
@@ -410,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default="digits")
     t.add_argument("--modalities", help="comma-separated, e.g. hand,label (default: all)")
     t.add_argument("--out", required=True, help="checkpoint folder, e.g. checkpoints/my_mvae")
+    t.add_argument("--mnist", help="folder with MNIST IDX files: train on full MNIST (digits only)")
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--batch-size", type=int, default=100)
     t.add_argument("--lr", type=float, default=1e-3)
