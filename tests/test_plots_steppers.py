@@ -1,0 +1,170 @@
+"""mmviz/plots/steppers.py: each stepper frame shows the step it claims, on axes that stay put.
+
+Untrained small models (the figures do not depend on training): every step of a product and a
+mixture, every rank of an LMF, TFN's cube and blocks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mmviz import steppers as sp
+from mmviz.data.digits import specs as digit_specs
+from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
+from mmviz.models import model_class
+from mmviz.models.fusion import LMF, TFN, FusionConfig, LMFConfig
+from mmviz.plots import steppers as figs
+
+torch.set_num_threads(1)
+SPECS = digit_specs()
+
+
+def digits_inputs(seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for m, s in SPECS.items():
+        if s.dtype.startswith("int"):
+            out[m] = torch.randint(
+                2 if s.kind == "tokens" else 0, s.num_classes, (1, *s.shape), generator=g
+            )
+        else:
+            out[m] = torch.rand((1, *s.shape), generator=g)
+    return out
+
+
+@pytest.fixture(scope="module", params=["mvae", "mopoe"])
+def steps(request) -> sp.PoESteps:
+    cls = model_class(request.param)
+    torch.manual_seed(0)
+    model = cls(cls.config_class(latent_dim=4, hidden=16), SPECS).eval()
+    return sp.poe_steps(model, digits_inputs(), ["hand", "label", "text"], 2)
+
+
+def test_density_frames_keep_their_axes_and_draw_what_was_added(steps):
+    frames = [figs.density_figure(steps, s) for s in range(steps.steps)]
+    ranges = {(tuple(f.layout.xaxis.range), tuple(f.layout.yaxis.range)) for f in frames}
+    assert len(ranges) == 1  # playing the steps moves the curves, not the axes
+    combined = "product" if steps.kind == "product" else "mixture"
+    for s, f in enumerate(frames):
+        names = [t.name for t in f.data]
+        assert f"{combined} after step {s}" in names and "prior N(0, 1)" in names
+        assert sum("(added now)" in n for n in names) == (1 if s else 0)
+        if s:
+            assert f"{steps.names[s]} (added now)" in names
+        running = next(t for t in f.data if t.name.startswith(combined))
+        area = np.trapezoid(running.y, running.x)
+        assert 0.5 < area <= 1.0 + 1e-6  # a density (cut only where it reaches past the axis)
+        marker = next(t for t in f.data if t.name == "mean ± std")
+        assert marker.x[0] == pytest.approx(steps.means[s, steps.dim])
+        assert marker.error_x.array[0] == pytest.approx(steps.stds[s, steps.dim])
+
+
+def test_mixture_frames_draw_the_true_mixture_density():
+    cls = model_class("mmvae")
+    torch.manual_seed(1)
+    model = cls(cls.config_class(latent_dim=3, hidden=8), SPECS).eval()
+    st = sp.poe_steps(model, digits_inputs(1), ["hand", "print"], 0)
+    f = figs.density_figure(st, 2)
+    running = next(t for t in f.data if t.name == "mixture after step 2")
+    x = np.asarray(running.x)
+    expected = np.mean(
+        [
+            np.exp(-0.5 * ((x - st.added_means[j, 0]) / st.added_stds[j, 0]) ** 2)
+            / (st.added_stds[j, 0] * np.sqrt(2 * np.pi))
+            for j in (1, 2)
+        ],
+        axis=0,
+    )
+    np.testing.assert_allclose(running.y, expected, rtol=1e-9)
+
+
+def test_shares_bars_fill_the_steps_reached_only(steps):
+    for s in range(steps.steps):
+        f = figs.shares_figure(steps, s)
+        bars = [t for t in f.data if t.type == "bar"]
+        assert [t.name for t in bars] == steps.names[: s + 1]  # contributors so far
+        totals = np.sum([np.asarray(t.x) for t in bars], axis=0)
+        np.testing.assert_allclose(totals[: s + 1], 1.0, atol=1e-9)
+        np.testing.assert_array_equal(totals[s + 1 :], 0.0)
+        text = next(t for t in f.data if t.type == "scatter").text
+        assert all(text[: s + 1]) and not any(text[s + 1 :])
+        assert (steps.share_of in bars[0].hovertemplate) and len(
+            f.layout.yaxis.categoryarray or ()
+        ) == 0
+
+
+def test_thumbnails_show_every_modality_of_the_step(steps):
+    f0, f1 = figs.thumbnails_figure(steps, 0, SPECS), figs.thumbnails_figure(steps, 1, SPECS)
+    titles = [a.text for a in f0.layout.annotations]
+    assert titles == ["hand", "print (generated)", "label", "text", "sound (generated)"]
+    images = [t for t in f0.data if t.type == "image"]
+    assert len(images) == 3  # hand, print, sound: pictures; label and text: words
+    words = [t.text[0] for t in f0.data if t.type == "scatter"]
+    assert words[0].replace("<br>", " ") == steps.captions["label"][0]
+    pics1 = [t.source for t in f1.data if t.type == "image"]
+    assert pics1 != [t.source for t in images]  # step 1's decode differs from the prior's
+
+
+def lmf_ranks(rank: int = 4) -> sp.LMFRanks:
+    torch.manual_seed(0)
+    specs = sentiment_like_specs(10, 30)
+    model = LMF(LMFConfig(rank=rank, token_dim=6, sequence_dim=4, fusion_dim=5), specs).eval()
+    x, _ = random_sentiment_batch(specs, 1, torch.Generator().manual_seed(0))
+    return sp.lmf_rank_terms(model, x)
+
+
+def test_lmf_convergence_marks_the_ranks_added():
+    ranks = lmf_ranks()
+    for k in range(ranks.rank + 1):
+        f = figs.lmf_convergence_figure(ranks, k)
+        line = next(t for t in f.data if t.name == "score after k ranks")
+        np.testing.assert_allclose(line.y, ranks.scores[: k + 1])
+        params = next(t for t in f.data if t.type == "bar")
+        assert list(params.y) == list(ranks.params)
+        full = next(t for t in f.data if t.name.startswith("full rank"))
+        assert full.y[0] == pytest.approx(ranks.scores[-1])
+    fused = figs.lmf_fused_figure(ranks, 2)
+    np.testing.assert_allclose(fused.data[1].y, ranks.fused[2])
+    np.testing.assert_allclose(fused.data[0].y, ranks.fused[-1])
+
+
+def tfn_blocks() -> sp.TFNBlocks:
+    torch.manual_seed(0)
+    specs = sentiment_like_specs(10, 30)
+    model = TFN(FusionConfig(token_dim=12, sequence_dim=4, fusion_dim=5), specs).eval()
+    x, _ = random_sentiment_batch(specs, 1, torch.Generator().manual_seed(0))
+    return sp.tfn_blocks(model, x)
+
+
+def test_tfn_cube_hover_names_each_cells_block():
+    blocks = tfn_blocks()  # language 12 (cut to 8), visual 4, acoustic 4
+    f = figs.tfn_cube_figure(blocks, max_per_axis=8)
+    heat = f.data[0]
+    z, text = np.asarray(heat.z), heat.text
+    assert z.shape == (9, 25)
+    assert "block: constant" in text[0][0] and z[0][0] == 1.0
+    assert "block: language</b> (unimodal)" in text[1][0]
+    assert "block: language×visual×acoustic</b> (trimodal)" in text[-1][-1]
+    # every block is one outlined rectangle: 2 row groups x 4 column groups
+    assert len(f.layout.shapes) == 8
+    assert any("8 of 12" in a.text for a in f.layout.annotations)
+    veiled = figs.tfn_cube_figure(blocks, upto=1)
+    filled = [s for s in veiled.layout.shapes if s.fillcolor]
+    assert len(filled) == 4  # three bimodal blocks and the trimodal one
+    # columns: the 1, visual alone, acoustic alone, then visual x acoustic, in index order
+    assert "visual[0]" in text[0][1] and "acoustic: 1" in text[0][1]
+    assert "visual: 1" in text[0][5] and "acoustic[0]" in text[0][5]
+    assert z[1][9] == pytest.approx(blocks.cube[1, 1, 1])
+    assert all(w in text[1][9] for w in ("language[0]", "visual[0]", "acoustic[0]"))
+
+
+def test_tfn_blocks_figure_sizes_and_contributions():
+    blocks = tfn_blocks()
+    f = figs.tfn_blocks_figure(blocks)
+    sizes, norms = f.data
+    assert list(sizes.y) == blocks.blocks
+    assert list(sizes.x) == [blocks.sizes[b] for b in blocks.blocks]
+    np.testing.assert_allclose(norms.x, np.linalg.norm(blocks.contributions, axis=1))
+    assert "score without it" in sizes.hovertemplate
