@@ -393,6 +393,12 @@ class MissingState(PageState):
     noise: dict[str, float] | None = param(
         "noise", Levels(Float(0.0, 1.0)), "damage level per modality (0..1)"
     )
+    step_dim: int | None = param(
+        "sdim", Int(0), "product-of-experts stepper: the latent dimension shown"
+    )
+    step: int | None = param(
+        "step", Int(0), "product-of-experts stepper: the step shown (0 = the prior alone)"
+    )
 
 
 @dataclass(frozen=True)
@@ -490,6 +496,16 @@ class FusionLabState(PageState):
     )
     fused: int | None = param("dh", Int(1, 256), "size of the fused vector")
     rank: int | None = param("rank", Int(1, 64), "LMF rank")
+    cube: str | None = param("cube", Text(), "stepper: the checkpoint whose tensor is taken apart")
+    upto: int | None = param(
+        "tfnk", Int(0, 6), "stepper: interactions shown up to this order (0 constant, 3 trimodal)"
+    )
+    ranks_added: int | None = param("lmfk", Int(0, 64), "stepper: LMF rank-one terms added")
+    rank_order: str | None = param(
+        "lmforder",
+        Choice("index", "largest"),
+        "stepper: add LMF's terms as stored or largest first",
+    )
 
 
 @dataclass(frozen=True)

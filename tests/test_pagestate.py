@@ -164,3 +164,28 @@ def test_attribution_targets_match_the_report_module():
     from mmviz.report import TARGET_KINDS
 
     assert set(ps.ATTRIBUTION_TARGETS) == set(TARGET_KINDS)
+
+
+def test_stepper_fields_round_trip_and_are_checked():
+    missing = ps.MissingState(step_dim=3, step=2)
+    assert missing.to_query() == {"sdim": "3", "step": "2"}
+    assert ps.MissingState.from_query({"sdim": "3", "step": "2"})[0] == missing
+    lab = ps.FusionLabState.from_values(
+        {"cube": "tfn_sentiment", "upto": 2, "ranks_added": 3, "rank_order": "largest"}
+    )
+    assert lab.to_query() == {
+        "cube": "tfn_sentiment",
+        "tfnk": "2",
+        "lmfk": "3",
+        "lmforder": "largest",
+    }
+    assert ps.FusionLabState.from_query(lab.to_query())[0] == lab
+    for page, values, field, words in [
+        ("missing", {"step": -1}, "step", "at least 0"),
+        ("missing", {"step_dim": 1.5}, "step_dim", "an integer"),
+        ("fusion_lab", {"upto": 7}, "upto", "from 0 to 6"),
+        ("fusion_lab", {"rank_order": "random"}, "rank_order", "index, largest"),
+    ]:
+        with pytest.raises(ps.StateError, match=words) as err:
+            ps.PAGE_STATES[page].from_values(values)
+        assert err.value.field == field
