@@ -313,6 +313,22 @@ class LMFRanks:
         return self.terms.shape[0]
 
 
+def tensor_source(model: MultimodalModel) -> str | None:
+    """ "tfn" or "lmf": whose weights `tfn_blocks` takes apart; None when the model fuses
+    without a tensor product (early, late fusion)."""
+    if isinstance(model, FusionModel):
+        if isinstance(model.fusion, TensorFusion):
+            return "tfn"
+        if isinstance(model.fusion, LowRankFusion):
+            return "lmf"
+    return None
+
+
+def has_rank_terms(model: MultimodalModel) -> bool:
+    """Whether `lmf_rank_terms` applies: the model fuses with a low-rank (LMF) layer."""
+    return tensor_source(model) == "lmf"
+
+
 def _fusion_model(model: MultimodalModel, layer: type) -> FusionModel:
     if not isinstance(model, FusionModel) or not isinstance(model.fusion, layer):
         kind = "LMF" if layer is LowRankFusion else "TFN"
@@ -538,10 +554,12 @@ __all__ = [
     "PoESteps",
     "TFNBlocks",
     "block_name",
+    "has_rank_terms",
     "lmf_rank_terms",
     "order_name",
     "poe_steps",
     "stepper_kind",
     "suggested_dim",
+    "tensor_source",
     "tfn_blocks",
 ]

@@ -443,4 +443,10 @@ with guard("Accuracy per recipe"):
             "negation needs word order. Late fusion cannot model the first."
         )
 
+# ---- step by step: TFN's cube by blocks, LMF one rank at a time ----------------------------------
+from ui.steppers import fusion_stepper  # noqa: E402 - the page's own block, kept self-contained
+
+st.subheader("Step by step")
+fusion_stepper(page, models, info.id, noisy, observed)
+
 page.finish()

@@ -374,4 +374,10 @@ if compare:
                 st.dataframe({"checkpoint": have, m: texts}, hide_index=True)
         st.caption("Compared: " + ", ".join(names))
 
+# ---- step by step: the product of experts (or the mixture) built one expert at a time ------------
+if view is not None:
+    from ui.steppers import poe_stepper
+
+    poe_stepper(page, info.id, model, damaged, view.observed, ds.specs)
+
 page.finish()

@@ -6,9 +6,13 @@ mixture, every rank of an LMF, TFN's cube and blocks.
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from mmviz import steppers as sp
 from mmviz.data.digits import specs as digit_specs
@@ -19,6 +23,11 @@ from mmviz.plots import steppers as figs
 
 torch.set_num_threads(1)
 SPECS = digit_specs()
+
+
+def decode_uri(uri: str) -> np.ndarray:
+    assert uri.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
 
 
 def digits_inputs(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -97,14 +106,14 @@ def test_shares_bars_fill_the_steps_reached_only(steps):
 
 def test_thumbnails_show_every_modality_of_the_step(steps):
     f0, f1 = figs.thumbnails_figure(steps, 0, SPECS), figs.thumbnails_figure(steps, 1, SPECS)
-    titles = [a.text for a in f0.layout.annotations]
-    assert titles == ["hand", "print (generated)", "label", "text", "sound (generated)"]
-    images = [t for t in f0.data if t.type == "image"]
-    assert len(images) == 3  # hand, print, sound: pictures; label and text: words
-    words = [t.text[0] for t in f0.data if t.type == "scatter"]
-    assert words[0].replace("<br>", " ") == steps.captions["label"][0]
-    pics1 = [t.source for t in f1.data if t.type == "image"]
-    assert pics1 != [t.source for t in images]  # step 1's decode differs from the prior's
+    notes = [a.text for a in f0.layout.annotations]
+    assert notes[:5] == ["hand", "print (generated)", "label", "text", "sound (generated)"]
+    assert notes[5] == steps.captions["label"][0]  # label and text: their words
+    assert notes[6].replace("<br>", " ") == steps.captions["text"][0]
+    (image,) = f0.data  # one picture for the row: hand, print and sound tiles
+    row = decode_uri(image.source)
+    assert row.shape[0] == 96 and row.shape[1] > 3 * 96
+    assert f1.data[0].source != image.source  # step 1's decode differs from the prior's
 
 
 def lmf_ranks(rank: int = 4) -> sp.LMFRanks:

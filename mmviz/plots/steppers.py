@@ -11,15 +11,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from mmviz.data.base import ModalitySpec
-from mmviz.plots.charts import PALETTE, PRIOR_COLOUR, PRODUCT_COLOUR, apply_layout
+from mmviz.plots.charts import PALETTE, PRIOR_COLOUR, PRODUCT_COLOUR
 from mmviz.plots.images import is_pictorial, png_uri, to_rgb
 from mmviz.steppers import LMFRanks, PoESteps, TFNBlocks, order_name
 
 GRID_POINTS = 361
 X_REACH = 6.0  # prior units: a density axis never reaches further than ±this
+TILE_GAP = 12  # px between the thumbnails
 ORDER_COLOURS = {0: "#7f7f7f", 1: "#1f77b4", 2: "#ff7f0e", 3: "#d62728"}
 
 
@@ -52,6 +52,30 @@ def _running_density(steps: PoESteps, s: int, x: np.ndarray) -> np.ndarray:
     return np.mean(parts, axis=0)
 
 
+def _figure(
+    data: list[dict],
+    layout: dict,
+    title: str | None,
+    height: int,
+    left: int = 40,
+    right: int = 10,
+    top: int = 30,
+    bottom: int = 30,
+) -> go.Figure:
+    """A figure built and validated once, in the house style (`charts.apply_layout`'s title
+    and margins). A playing stepper draws one per frame: each `add_trace` or `update_*`
+    call would validate the figure again."""
+    return go.Figure(
+        data=data,
+        layout={
+            **layout,
+            "title": {"text": title, "font": {"size": 13}} if title else None,
+            "height": height,
+            "margin": {"l": left, "r": right, "t": top if title else 10, "b": bottom},
+        },
+    )
+
+
 def density_figure(
     steps: PoESteps, s: int, title: str | None = None, height: int = 300
 ) -> go.Figure:
@@ -60,64 +84,63 @@ def density_figure(
     (mixture) in black, with its mean ± std marked. Axes fixed across steps."""
     d, x = steps.dim, _density_axis(steps)
     combined = "product" if steps.kind == "product" else "mixture"
-    peak = max(
-        float(np.max(_running_density(steps, k, x))) for k in range(steps.steps)
-    )  # the tallest running posterior of any step: the y axis holds them all
-    fig = go.Figure()
+    # the tallest running posterior of any step: the y axis holds them all
+    peak = max(float(np.max(_running_density(steps, k, x))) for k in range(steps.steps))
+    data = []
     for j in range(1, s + 1):
         now = j == s
-        y = _normal(x, steps.added_means[j, d], steps.added_stds[j, d])
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=y,
-                mode="lines",
-                name=steps.names[j] + (" (added now)" if now else ""),
-                line={"color": _colour(steps.names, j), "width": 3 if now else 1.3},
-                opacity=1.0 if now else 0.45,
-                hovertemplate=f"{steps.names[j]}: N({steps.added_means[j, d]:.2f}, "
-                f"{steps.added_stds[j, d]:.2f}²)<extra></extra>",
-            )
+        mu, sd = steps.added_means[j, d], steps.added_stds[j, d]
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": _normal(x, mu, sd),
+                "mode": "lines",
+                "name": steps.names[j] + (" (added now)" if now else ""),
+                "line": {"color": _colour(steps.names, j), "width": 3 if now else 1.3},
+                "opacity": 1.0 if now else 0.45,
+                "hovertemplate": f"{steps.names[j]}: N({mu:.2f}, {sd:.2f}²)<extra></extra>",
+            }
         )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=_normal(x, 0.0, 1.0),
-            mode="lines",
-            name="prior N(0, 1)",
-            line={"color": PRIOR_COLOUR, "width": 1.5, "dash": "dash"},
-            hovertemplate="prior N(0, 1)<extra></extra>",
-        )
-    )
     mean, std = steps.means[s, d], steps.stds[s, d]
-    running = _running_density(steps, s, x)
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=running,
-            mode="lines",
-            name=f"{combined} after step {s}",
-            line={"color": PRODUCT_COLOUR, "width": 3},
-            fill="tozeroy",
-            fillcolor="rgba(0,0,0,0.08)",
-            hovertemplate=f"{combined}: mean {mean:.2f}, std {std:.2f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[mean],
-            y=[peak * 1.04],
-            mode="markers",
-            name="mean ± std",
-            marker={"color": PRODUCT_COLOUR, "symbol": "diamond", "size": 9},
-            error_x={"type": "data", "array": [std], "color": PRODUCT_COLOUR, "width": 4},
-            hovertemplate=f"mean {mean:.3f} ± std {std:.3f}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(range=[x[0], x[-1]], title_text=f"z[{d}]")
-    fig.update_yaxes(range=[0, peak * 1.12], title_text="density")
-    fig.update_layout(legend={"orientation": "h", "x": 0.0, "y": -0.25, "yanchor": "top"})
-    return apply_layout(fig, title, height, left=50, bottom=90)
+    data += [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": _normal(x, 0.0, 1.0),
+            "mode": "lines",
+            "name": "prior N(0, 1)",
+            "line": {"color": PRIOR_COLOUR, "width": 1.5, "dash": "dash"},
+            "hovertemplate": "prior N(0, 1)<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": _running_density(steps, s, x),
+            "mode": "lines",
+            "name": f"{combined} after step {s}",
+            "line": {"color": PRODUCT_COLOUR, "width": 3},
+            "fill": "tozeroy",
+            "fillcolor": "rgba(0,0,0,0.08)",
+            "hovertemplate": f"{combined}: mean {mean:.2f}, std {std:.2f}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": [mean],
+            "y": [peak * 1.04],
+            "mode": "markers",
+            "name": "mean ± std",
+            "marker": {"color": PRODUCT_COLOUR, "symbol": "diamond", "size": 9},
+            "error_x": {"type": "data", "array": [std], "color": PRODUCT_COLOUR, "width": 4},
+            "hovertemplate": f"mean {mean:.3f} ± std {std:.3f}<extra></extra>",
+        },
+    ]
+    layout = {
+        "xaxis": {"range": [x[0], x[-1]], "title": {"text": f"z[{d}]"}},
+        "yaxis": {"range": [0, peak * 1.12], "title": {"text": "density"}},
+        "legend": {"orientation": "h", "x": 0.0, "y": -0.25, "yanchor": "top"},
+    }
+    return _figure(data, layout, title, height, left=50, bottom=90)
 
 
 def shares_figure(steps: PoESteps, s: int, title: str | None = None, height: int = 0) -> go.Figure:
@@ -126,49 +149,51 @@ def shares_figure(steps: PoESteps, s: int, title: str | None = None, height: int
     Steps not reached yet keep an empty row, so the figure's size does not change."""
     d = steps.dim
     rows = [f"{k}: {'prior' if k == 0 else '+ ' + steps.names[k]}" for k in range(steps.steps)]
-    fig = go.Figure()
+    reached = np.arange(steps.steps) <= s
+    data = []
     for j in range(steps.steps):
-        shares = np.where(np.arange(steps.steps) <= s, steps.shares[:, j], 0.0)
+        shares = np.where(reached, steps.shares[:, j], 0.0)
         if not shares.any():
             continue
-        fig.add_trace(
-            go.Bar(
-                y=rows,
-                x=shares,
-                orientation="h",
-                name=steps.names[j],
-                marker={"color": _colour(steps.names, j)},
-                text=[_share_text(steps.names[j], v) for v in shares],
-                textposition="inside",
-                insidetextanchor="middle",
-                hovertemplate=f"{steps.names[j]}: %{{x:.1%}} of the {steps.share_of}"
+        data.append(
+            {
+                "type": "bar",
+                "y": rows,
+                "x": shares,
+                "orientation": "h",
+                "name": steps.names[j],
+                "marker": {"color": _colour(steps.names, j)},
+                "text": [_share_text(steps.names[j], v) for v in shares],
+                "textposition": "inside",
+                "insidetextanchor": "middle",
+                "hovertemplate": f"{steps.names[j]}: %{{x:.1%}} of the {steps.share_of}"
                 "<extra>%{y}</extra>",
-            )
+            }
         )
-    totals = []
-    for k in range(steps.steps):
-        if k > s:
-            totals.append("")
-        elif steps.kind == "product":
-            totals.append(f"T = {steps.stds[k, d] ** -2:.3g}")
-        else:
-            totals.append(f"var = {steps.stds[k, d] ** 2:.3g}")
-    fig.add_trace(
-        go.Scatter(
-            y=rows,
-            x=[1.01] * steps.steps,
-            mode="text",
-            text=totals,
-            textposition="middle right",
-            showlegend=False,
-            hoverinfo="skip",
-        )
+    if steps.kind == "product":
+        totals = [f"T = {steps.stds[k, d] ** -2:.3g}" for k in range(steps.steps)]
+    else:
+        totals = [f"var = {steps.stds[k, d] ** 2:.3g}" for k in range(steps.steps)]
+    data.append(
+        {
+            "type": "scatter",
+            "y": rows,
+            "x": [1.01] * steps.steps,
+            "mode": "text",
+            "text": [t if ok else "" for t, ok in zip(totals, reached, strict=True)],
+            "textposition": "middle right",
+            "showlegend": False,
+            "hoverinfo": "skip",
+        }
     )
-    fig.update_layout(barmode="stack", showlegend=False, uniformtext={"minsize": 9, "mode": "hide"})
-    fig.update_xaxes(range=[0, 1.22], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1.0])
-    fig.update_yaxes(autorange="reversed", tickfont={"size": 10})
-    h = height or 60 + 24 * steps.steps
-    return apply_layout(fig, title, h, left=110, bottom=30)
+    layout = {
+        "barmode": "stack",
+        "showlegend": False,
+        "uniformtext": {"minsize": 9, "mode": "hide"},
+        "xaxis": {"range": [0, 1.22], "tickformat": ".0%", "tickvals": [0, 0.25, 0.5, 0.75, 1.0]},
+        "yaxis": {"autorange": "reversed", "tickfont": {"size": 10}},
+    }
+    return _figure(data, layout, title, height or 60 + 24 * steps.steps, left=110)
 
 
 def _share_text(name: str, share: float) -> str:
@@ -183,43 +208,66 @@ def thumbnails_figure(
     s: int,
     specs: Mapping[str, ModalitySpec],
     title: str | None = None,
-    height: int = 170,
-    scale: int = 3,
+    tile_px: int = 96,
 ) -> go.Figure:
     """Every modality decoded from the running posterior's mean after step s, side by side:
-    pictures for images and spectrograms, the words for a label or a phrase."""
-    mods = list(steps.outputs)
+    pictures for images and spectrograms, the words for a label or a phrase.
+
+    One PNG for the whole row (words are annotations on blank tiles): a frame of a playing
+    stepper stays a few milliseconds to build and a few kilobytes to send."""
     observed = set(steps.observed)
-    titles = [f"{m}{'' if m in observed else ' (generated)'}" for m in mods]
-    fig = make_subplots(rows=1, cols=len(mods), subplot_titles=titles, horizontal_spacing=0.02)
-    for c, m in enumerate(mods, start=1):
+    tiles, centres, words = [], [], []
+    x = 0
+    for m in steps.outputs:
         spec = specs[m]
         if is_pictorial(spec):
             rgb = to_rgb(steps.outputs[m][s], spec)
-            fig.add_trace(go.Image(source=png_uri(rgb, scale), hoverinfo="skip"), row=1, col=c)
-            fig.update_xaxes(visible=False, row=1, col=c)
-            fig.update_yaxes(visible=False, scaleanchor=f"x{c}" if c > 1 else "x", row=1, col=c)
+            scale = max(1, round(tile_px / rgb.shape[0]))
+            tile = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
         else:
-            text = steps.captions.get(m, [""] * steps.steps)[s]
-            fig.add_trace(
-                go.Scatter(
-                    x=[0.5],
-                    y=[0.5],
-                    mode="text",
-                    text=["<br>".join(_wrap(text, 14))],
-                    textfont={"size": 14},
-                    hovertext=[text],
-                    hoverinfo="text",
-                    showlegend=False,
-                ),
-                row=1,
-                col=c,
-            )
-            fig.update_xaxes(visible=False, range=[0, 1], row=1, col=c)
-            fig.update_yaxes(visible=False, range=[0, 1], row=1, col=c)
-    fig.update_annotations(font={"size": 11})
-    fig.update_layout(showlegend=False, plot_bgcolor="white")
-    return apply_layout(fig, title, height, left=4, right=4, top=40, bottom=4, untitled_top=24)
+            tile = np.full((tile_px, int(tile_px * 1.5), 3), 255, dtype=np.uint8)
+            words.append((x + tile.shape[1] / 2, steps.captions.get(m, [""] * steps.steps)[s]))
+        h = tile.shape[0]
+        if h != tile_px:  # centre a tile of another height on the row
+            pad = np.full((tile_px, tile.shape[1], 3), 255, dtype=np.uint8)
+            top = max(0, (tile_px - h) // 2)
+            pad[top : top + min(h, tile_px)] = tile[: tile_px - top]
+            tile = pad
+        centres.append((x + tile.shape[1] / 2, f"{m}{'' if m in observed else ' (generated)'}"))
+        tiles.append(tile)
+        tiles.append(np.full((tile_px, TILE_GAP, 3), 255, dtype=np.uint8))
+        x += tile.shape[1] + TILE_GAP
+    row = np.concatenate(tiles[:-1], axis=1)
+    notes = [
+        {
+            "x": cx,
+            "y": -4,
+            "text": name,
+            "showarrow": False,
+            "yanchor": "bottom",
+            "font": {"size": 11},
+        }
+        for cx, name in centres
+    ] + [
+        {
+            "x": cx,
+            "y": tile_px / 2,
+            "text": "<br>".join(_wrap(text, 16)),
+            "showarrow": False,
+            "font": {"size": 14},
+            "hovertext": text,
+        }
+        for cx, text in words
+    ]
+    image = {"type": "image", "source": png_uri(row), "hoverinfo": "skip"}
+    layout = {
+        "annotations": notes,
+        "xaxis": {"visible": False, "range": [-0.5, row.shape[1] - 0.5]},
+        "yaxis": {"visible": False, "range": [tile_px - 0.5, -24], "scaleanchor": "x"},
+        "plot_bgcolor": "white",
+        "showlegend": False,
+    }
+    return _figure([image], layout, title, tile_px + 70, left=4, right=4, bottom=4)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -239,57 +287,59 @@ def lmf_convergence_figure(
 ) -> go.Figure:
     """The score after each added rank (the full-rank score dashed) and, on the right axis,
     the fusion parameters an LMF of that rank has; step k is marked."""
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
     x = np.arange(ranks.rank + 1)
     labels = ["bias"] + [f"+ rank {i}" for i in ranks.order]
-    fig.add_trace(
-        go.Bar(
-            x=x,
-            y=ranks.params,
-            name="fusion parameters (rank k)",
-            marker={"color": ["#9ecae1" if i <= k else "#e5e5e5" for i in x]},
-            customdata=labels,
-            hovertemplate="rank %{x}: %{y:,} parameters<extra></extra>",
-            opacity=0.6,
-        ),
-        secondary_y=True,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x[: k + 1],
-            y=ranks.scores[: k + 1],
-            mode="lines+markers",
-            name="score after k ranks",
-            line={"color": PRODUCT_COLOUR, "width": 2.5},
-            marker={"size": 8},
-            customdata=labels[: k + 1],
-            hovertemplate="%{customdata}: score %{y:.4f}<extra></extra>",
-        ),
-        secondary_y=False,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[x[0], x[-1]],
-            y=[ranks.scores[-1]] * 2,
-            mode="lines",
-            name=f"full rank {ranks.rank}: {ranks.scores[-1]:.4f}",
-            line={"color": "#d62728", "dash": "dash", "width": 1.5},
-            hoverinfo="skip",
-        ),
-        secondary_y=False,
-    )
+    data = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": ranks.params,
+            "yaxis": "y2",
+            "name": "fusion parameters (rank k)",
+            "marker": {"color": ["#9ecae1" if i <= k else "#e5e5e5" for i in x]},
+            "hovertemplate": "rank %{x}: %{y:,} parameters<extra></extra>",
+            "opacity": 0.6,
+        },
+        {
+            "type": "scatter",
+            "x": x[: k + 1],
+            "y": ranks.scores[: k + 1],
+            "mode": "lines+markers",
+            "name": "score after k ranks",
+            "line": {"color": PRODUCT_COLOUR, "width": 2.5},
+            "marker": {"size": 8},
+            "customdata": labels[: k + 1],
+            "hovertemplate": "%{customdata}: score %{y:.4f}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": [x[0], x[-1]],
+            "y": [ranks.scores[-1]] * 2,
+            "mode": "lines",
+            "name": f"full rank {ranks.rank}: {ranks.scores[-1]:.4f}",
+            "line": {"color": "#d62728", "dash": "dash", "width": 1.5},
+            "hoverinfo": "skip",
+        },
+    ]
     lo, hi = float(np.min(ranks.scores)), float(np.max(ranks.scores))
     pad = max(1e-3, 0.12 * (hi - lo))
-    fig.update_yaxes(range=[lo - pad, hi + pad], title_text="score", secondary_y=False)
-    fig.update_yaxes(
-        range=[0, float(ranks.params[-1]) * 1.15],
-        title_text="parameters",
-        showgrid=False,
-        secondary_y=True,
-    )
-    fig.update_xaxes(tickvals=list(x), ticktext=[str(i) for i in x], title_text="ranks added")
-    fig.update_layout(legend={"orientation": "h", "x": 0.0, "y": -0.3, "yanchor": "top"})
-    return apply_layout(fig, title, height, left=55, right=60, bottom=90)
+    layout = {
+        "xaxis": {
+            "tickvals": list(x),
+            "ticktext": [str(i) for i in x],
+            "title": {"text": "ranks added"},
+        },
+        "yaxis": {"range": [lo - pad, hi + pad], "title": {"text": "score"}},
+        "yaxis2": {
+            "range": [0, float(ranks.params[-1]) * 1.15],
+            "title": {"text": "parameters"},
+            "showgrid": False,
+            "overlaying": "y",
+            "side": "right",
+        },
+        "legend": {"orientation": "h", "x": 0.0, "y": -0.3, "yanchor": "top"},
+    }
+    return _figure(data, layout, title, height, left=55, right=60, bottom=90)
 
 
 def lmf_fused_figure(
@@ -298,32 +348,33 @@ def lmf_fused_figure(
     """The fused vector after k ranks (bars) against the full-rank one (outlines), entry by
     entry: how the rank-one terms build it up."""
     j = np.arange(ranks.fused.shape[1])
-    full, now = ranks.fused[-1], ranks.fused[k]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=j,
-            y=full,
-            name=f"full rank {ranks.rank}",
-            marker={"color": "rgba(0,0,0,0)", "line": {"color": PRODUCT_COLOUR, "width": 1.2}},
-            hovertemplate="h[%{x}] at full rank: %{y:.3f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Bar(
-            x=j,
-            y=now,
-            name=f"after {k} rank(s)",
-            marker={"color": "#1f77b4"},
-            opacity=0.75,
-            hovertemplate=f"h[%{{x}}] after {k}: %{{y:.3f}}<extra></extra>",
-        )
-    )
+    data = [
+        {
+            "type": "bar",
+            "x": j,
+            "y": ranks.fused[-1],
+            "name": f"full rank {ranks.rank}",
+            "marker": {"color": "rgba(0,0,0,0)", "line": {"color": PRODUCT_COLOUR, "width": 1.2}},
+            "hovertemplate": "h[%{x}] at full rank: %{y:.3f}<extra></extra>",
+        },
+        {
+            "type": "bar",
+            "x": j,
+            "y": ranks.fused[k],
+            "name": f"after {k} rank(s)",
+            "marker": {"color": "#1f77b4"},
+            "opacity": 0.75,
+            "hovertemplate": f"h[%{{x}}] after {k}: %{{y:.3f}}<extra></extra>",
+        },
+    ]
     reach = float(np.max(np.abs(ranks.fused))) * 1.1 or 1.0
-    fig.update_layout(barmode="overlay", legend={"orientation": "h", "x": 0, "y": 1.12})
-    fig.update_yaxes(range=[-reach, reach], title_text="fused h")
-    fig.update_xaxes(title_text="entry of the fused vector")
-    return apply_layout(fig, title, height, left=55, top=50, bottom=40)
+    layout = {
+        "barmode": "overlay",
+        "legend": {"orientation": "h", "x": 0, "y": 1.12},
+        "yaxis": {"range": [-reach, reach], "title": {"text": "fused h"}},
+        "xaxis": {"title": {"text": "entry of the fused vector"}},
+    }
+    return _figure(data, layout, title, height, left=55, top=50, bottom=40)
 
 
 # ---- TFN's blocks -----------------------------------------------------------------------------
@@ -374,72 +425,81 @@ def tfn_cube_figure(
     ]
     # the constant 1 would take the whole colour range: saturate it, show the products
     reach = float(np.percentile(np.abs(z), 98)) or float(np.max(np.abs(z))) or 1.0
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            text=text,
-            colorscale="RdBu",
-            zmid=0,
-            zmin=-reach,
-            zmax=reach,
-            colorbar={"title": {"text": "value", "side": "right"}, "thickness": 10},
-            hovertemplate="%{text}<br>value %{z:.3f}<extra></extra>",
-        )
-    )
+    heat = {
+        "type": "heatmap",
+        "z": z,
+        "text": text,
+        "colorscale": "RdBu",
+        "zmid": 0,
+        "zmin": -reach,
+        "zmax": reach,
+        "colorbar": {"title": {"text": "value", "side": "right"}, "thickness": 10},
+        "hovertemplate": "%{text}<br>value %{z:.3f}<extra></extra>",
+    }
     # outline and name each block: row group (first modality's 1 or h) x column group
     col_edges, start = [], 0
     for g in groups:
         n = sum(1 for c in combos if tuple(i > 0 for i in c) == g)
         col_edges.append((g, start, start + n))
         start += n
+    shapes, notes = [], []
     for row_uses, r0, r1 in ((False, 0, 1), (True, 1, z.shape[0])):
         for g, c0, c1 in col_edges:
-            used = [row_uses, *g]
-            k = sum(used)
-            colour = ORDER_COLOURS.get(k, "#333")
+            k = sum([row_uses, *g])
             veiled = upto is not None and k > upto
-            fig.add_shape(
-                type="rect",
-                x0=c0 - 0.5,
-                x1=c1 - 0.5,
-                y0=r0 - 0.5,
-                y1=r1 - 0.5,
-                line={"color": colour, "width": 1 if veiled else 2},
-                fillcolor="rgba(255,255,255,0.85)" if veiled else None,
-                layer="above",
+            shapes.append(
+                {
+                    "type": "rect",
+                    "x0": c0 - 0.5,
+                    "x1": c1 - 0.5,
+                    "y0": r0 - 0.5,
+                    "y1": r1 - 0.5,
+                    "line": {"color": ORDER_COLOURS.get(k, "#333"), "width": 1 if veiled else 2},
+                    "fillcolor": "rgba(255,255,255,0.85)" if veiled else None,
+                    "layer": "above",
+                }
             )
-            if row_uses:  # name the column groups once, above the plot
-                continue
-            fig.add_annotation(
-                x=(c0 + c1 - 1) / 2,
-                y=-0.6,
-                yanchor="bottom",
-                text=_block_of([False, *g], mods).replace("constant", "1"),
-                showarrow=False,
-                font={"size": 10, "color": ORDER_COLOURS.get(sum(g), "#333")},
-            )
-    fig.update_yaxes(
-        autorange="reversed",
-        tickvals=[0, (z.shape[0]) / 2],
-        ticktext=["1", f"{mods[0]}"],
-        title_text=mods[0],
-    )
-    fig.update_xaxes(showticklabels=False, title_text=" × ".join(mods[j] for j in rest))
-    cut = any(n < d for n, d in zip(shown, dims, strict=True))
-    if cut:
-        note = ", ".join(f"{n} of {d}" for n, d in zip(shown, dims, strict=True))
-        fig.add_annotation(
-            text=f"first entries of each h drawn ({note})",
-            xref="paper",
-            yref="paper",
-            x=1.0,
-            y=-0.08,
-            xanchor="right",
-            yanchor="top",
-            showarrow=False,
-            font={"size": 10, "color": "#666"},
+            if not row_uses:  # name the column groups once, above the plot
+                notes.append(
+                    {
+                        "x": (c0 + c1 - 1) / 2,
+                        "y": -0.6,
+                        "yanchor": "bottom",
+                        "text": _block_of([False, *g], mods).replace("constant", "1"),
+                        "showarrow": False,
+                        "font": {"size": 10, "color": ORDER_COLOURS.get(sum(g), "#333")},
+                    }
+                )
+    if any(n < d for n, d in zip(shown, dims, strict=True)):
+        drawn = ", ".join(f"{n} of {d}" for n, d in zip(shown, dims, strict=True))
+        notes.append(
+            {
+                "text": f"first entries of each h drawn ({drawn})",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 1.0,
+                "y": -0.08,
+                "xanchor": "right",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#666"},
+            }
         )
-    return apply_layout(fig, title, height, left=70, top=60, bottom=40, untitled_top=30)
+    layout = {
+        "shapes": shapes,
+        "annotations": notes,
+        "yaxis": {
+            "autorange": "reversed",
+            "tickvals": [0, z.shape[0] / 2],
+            "ticktext": ["1", mods[0]],
+            "title": {"text": mods[0]},
+        },
+        "xaxis": {
+            "showticklabels": False,
+            "title": {"text": " × ".join(mods[j] for j in rest)},
+        },
+    }
+    return _figure([heat], layout, title, height, left=70, top=60, bottom=40)
 
 
 def tfn_blocks_figure(blocks: TFNBlocks, title: str | None = None, height: int = 300) -> go.Figure:
@@ -450,52 +510,52 @@ def tfn_blocks_figure(blocks: TFNBlocks, title: str | None = None, height: int =
     orders = [blocks.order(b) for b in names]
     colours = [ORDER_COLOURS.get(k, "#333") for k in orders]
     norms = np.linalg.norm(blocks.contributions, axis=1)
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=["entries (weights per output)", "‖contribution to h‖"]
-    )
-    custom = np.array(
-        [
-            [order_name(k), blocks.sizes[b], float(n), float(w)]
-            for b, k, n, w in zip(names, orders, norms, blocks.scores_without, strict=True)
-        ],
-        dtype=object,
-    )
+    custom = [
+        [order_name(k), blocks.sizes[b], float(n), float(w)]
+        for b, k, n, w in zip(names, orders, norms, blocks.scores_without, strict=True)
+    ]
     hover = (
         "<b>%{y}</b> (%{customdata[0]})<br>%{customdata[1]:,} entries<br>"
         "‖contribution‖ %{customdata[2]:.4f}<br>score without it %{customdata[3]:.4f}"
         "<extra></extra>"
     )
-    fig.add_trace(
-        go.Bar(
-            y=names,
-            x=[blocks.sizes[b] for b in names],
-            orientation="h",
-            marker={"color": colours},
-            customdata=custom,
-            hovertemplate=hover,
-            showlegend=False,
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(
-            y=names,
-            x=norms,
-            orientation="h",
-            marker={"color": colours},
-            customdata=custom,
-            hovertemplate=hover,
-            showlegend=False,
-        ),
-        row=1,
-        col=2,
-    )
-    fig.update_xaxes(type="log", row=1, col=1)
-    fig.update_yaxes(autorange="reversed", row=1, col=1)
-    fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=2)
-    fig.update_annotations(font={"size": 11})
-    return apply_layout(fig, title, height, left=170, top=50, bottom=30)
+    bar = {
+        "type": "bar",
+        "y": names,
+        "orientation": "h",
+        "marker": {"color": colours},
+        "customdata": custom,
+        "hovertemplate": hover,
+        "showlegend": False,
+    }
+    data = [
+        {**bar, "x": [blocks.sizes[b] for b in names], "xaxis": "x", "yaxis": "y"},
+        {**bar, "x": norms, "xaxis": "x2", "yaxis": "y2"},
+    ]
+
+    def heading(text: str, x: float) -> dict:
+        return {
+            "text": text,
+            "xref": "paper",
+            "yref": "paper",
+            "x": x,
+            "y": 1.0,
+            "yanchor": "bottom",
+            "showarrow": False,
+            "font": {"size": 11},
+        }
+
+    layout = {
+        "xaxis": {"domain": [0.0, 0.48], "type": "log"},
+        "xaxis2": {"domain": [0.52, 1.0]},
+        "yaxis": {"autorange": "reversed"},
+        "yaxis2": {"autorange": "reversed", "showticklabels": False, "anchor": "x2"},
+        "annotations": [
+            heading("entries (weights per output)", 0.24),
+            heading("‖contribution to h‖", 0.76),
+        ],
+    }
+    return _figure(data, layout, title, height, left=170, top=50)
 
 
 __all__ = [
