@@ -57,8 +57,8 @@ def test_poe_stepper_renders_and_stepping_changes_the_figures():
     assert moved["data"] != density["data"]
     assert moved["layout"]["xaxis"]["range"] == density["layout"]["xaxis"]["range"]
     assert chart(at, "poe_thumbs")["data"][0]["source"] != thumbs["data"][0]["source"]
-    names = [t["name"] for t in chart(at, "poe_shares")["data"] if t["type"] == "bar"]
-    assert names == ["prior", "hand"]
+    bars = chart(at, "poe_shares")["data"][0]  # the prior alone, then the prior and hand
+    assert bars["y"] == ["0: prior", "1: + hand", "1: + hand"]
     assert at.query_params["step"] == "1"
 
 

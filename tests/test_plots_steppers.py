@@ -92,16 +92,36 @@ def test_mixture_frames_draw_the_true_mixture_density():
 def test_shares_bars_fill_the_steps_reached_only(steps):
     for s in range(steps.steps):
         f = figs.shares_figure(steps, s)
-        bars = [t for t in f.data if t.type == "bar"]
-        assert [t.name for t in bars] == steps.names[: s + 1]  # contributors so far
-        totals = np.sum([np.asarray(t.x) for t in bars], axis=0)
-        np.testing.assert_allclose(totals[: s + 1], 1.0, atol=1e-9)
-        np.testing.assert_array_equal(totals[s + 1 :], 0.0)
-        text = next(t for t in f.data if t.type == "scatter").text
-        assert all(text[: s + 1]) and not any(text[s + 1 :])
-        assert (steps.share_of in bars[0].hovertemplate) and len(
-            f.layout.yaxis.categoryarray or ()
-        ) == 0
+        bars, totals = f.data  # every segment of every step's bar: one trace, placed by base
+        rows = list(f.layout.yaxis.categoryarray)
+        assert len(rows) == steps.steps  # rows not reached yet stay, empty
+        reached = {rows.index(y) for y in bars.y}
+        assert reached == set(range(s + 1))
+        for k in range(s + 1):
+            mine = [j for j, y in enumerate(bars.y) if y == rows[k]]
+            widths = np.array([bars.x[j] for j in mine])
+            np.testing.assert_allclose(widths.sum(), 1.0, atol=1e-9)
+            ends = np.array([bars.base[j] + bars.x[j] for j in mine])
+            np.testing.assert_allclose(ends[-1], 1.0, atol=1e-9)  # stacked, left to right
+            np.testing.assert_allclose(
+                widths, steps.shares[k, : k + 1][steps.shares[k, : k + 1] > 0]
+            )
+        assert all(totals.text[: s + 1]) and not any(totals.text[s + 1 :])
+        assert all(steps.share_of in h for h in bars.hovertext)
+
+
+def test_many_components_are_drawn_as_one_faint_trace():
+    cls = model_class("mopoe")
+    torch.manual_seed(2)
+    model = cls(cls.config_class(latent_dim=3, hidden=8), SPECS).eval()
+    st = sp.poe_steps(model, digits_inputs(2), list(SPECS), 1)  # 31 components
+    assert st.steps == 32
+    f = figs.density_figure(st, 31)
+    assert len(f.data) == 5  # earlier ones, the one added now, the prior, the mixture, its mean
+    assert f.data[0].name == "steps 1 to 30"
+    assert np.isnan(np.asarray(f.data[0].y, dtype=float)).sum() == 30  # one gap per curve
+    assert f.data[1].name == "hand+print+label+text+sound (added now)"
+    assert len(figs.shares_figure(st, 31).data) == 2
 
 
 def test_thumbnails_show_every_modality_of_the_step(steps):

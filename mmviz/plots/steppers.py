@@ -17,7 +17,8 @@ from mmviz.plots.charts import PALETTE, PRIOR_COLOUR, PRODUCT_COLOUR
 from mmviz.plots.images import is_pictorial, png_uri, to_rgb
 from mmviz.steppers import LMFRanks, PoESteps, TFNBlocks, order_name
 
-GRID_POINTS = 361
+GRID_POINTS = 241
+MAX_CURVES = 8  # earlier experts drawn one by one up to this many, then as one trace
 X_REACH = 6.0  # prior units: a density axis never reaches further than ±this
 TILE_GAP = 12  # px between the thumbnails
 ORDER_COLOURS = {0: "#7f7f7f", 1: "#1f77b4", 2: "#ff7f0e", 3: "#d62728"}
@@ -42,14 +43,15 @@ def _density_axis(steps: PoESteps) -> np.ndarray:
     return np.linspace(lo, hi, GRID_POINTS)
 
 
-def _running_density(steps: PoESteps, s: int, x: np.ndarray) -> np.ndarray:
-    """The running posterior's density in `dim` after step s: a Gaussian for a product, the
-    true mixture density (not its moment-matched Gaussian) for a mixture."""
+def _running_densities(steps: PoESteps, x: np.ndarray) -> np.ndarray:
+    """(S, len(x)) the running posterior's density in `dim` after each step: a Gaussian for a
+    product, the true mixture density (not its moment-matched Gaussian) for a mixture."""
     d = steps.dim
-    if steps.kind == "product" or s == 0:
-        return _normal(x, steps.means[s, d], steps.stds[s, d])
-    parts = [_normal(x, steps.added_means[j, d], steps.added_stds[j, d]) for j in range(1, s + 1)]
-    return np.mean(parts, axis=0)
+    if steps.kind == "product":
+        return _normal(x[None], steps.means[:, d, None], steps.stds[:, d, None])
+    parts = _normal(x[None], steps.added_means[1:, d, None], steps.added_stds[1:, d, None])
+    running = np.cumsum(parts, axis=0) / np.arange(1, len(parts) + 1)[:, None]
+    return np.concatenate([_normal(x, 0.0, 1.0)[None], running])
 
 
 def _figure(
@@ -84,10 +86,28 @@ def density_figure(
     (mixture) in black, with its mean ± std marked. Axes fixed across steps."""
     d, x = steps.dim, _density_axis(steps)
     combined = "product" if steps.kind == "product" else "mixture"
-    # the tallest running posterior of any step: the y axis holds them all
-    peak = max(float(np.max(_running_density(steps, k, x))) for k in range(steps.steps))
+    running = _running_densities(steps, x)
+    peak = float(running.max())  # the tallest running posterior of any step: the axis holds all
     data = []
-    for j in range(1, s + 1):
+    if s > MAX_CURVES:  # many components: the earlier ones as one faint trace, in one colour
+        coarse = x[::2]  # faint curves: half the points do
+        earlier = _normal(
+            coarse[None], steps.added_means[1:s, d, None], steps.added_stds[1:s, d, None]
+        )
+        gaps = np.full((s - 1, 1), np.nan)  # lift the pen between curves
+        data.append(
+            {
+                "type": "scatter",
+                "x": np.concatenate([np.tile(coarse, (s - 1, 1)), gaps], axis=1).reshape(-1),
+                "y": np.concatenate([earlier, gaps], axis=1).reshape(-1),
+                "mode": "lines",
+                "name": f"steps 1 to {s - 1}",
+                "line": {"color": PALETTE[0], "width": 1},
+                "opacity": 0.35,
+                "hoverinfo": "skip",
+            }
+        )
+    for j in [s] if s > MAX_CURVES else range(1, s + 1):
         now = j == s
         mu, sd = steps.added_means[j, d], steps.added_stds[j, d]
         data.append(
@@ -116,7 +136,7 @@ def density_figure(
         {
             "type": "scatter",
             "x": x,
-            "y": _running_density(steps, s, x),
+            "y": running[s],
             "mode": "lines",
             "name": f"{combined} after step {s}",
             "line": {"color": PRODUCT_COLOUR, "width": 3},
@@ -146,52 +166,64 @@ def density_figure(
 def shares_figure(steps: PoESteps, s: int, title: str | None = None, height: int = 0) -> go.Figure:
     """One bar per step up to s: each contributor's share of the running product's precision
     (or of the mixture's variance) in the chosen dimension, with the total at the bar's end.
-    Steps not reached yet keep an empty row, so the figure's size does not change."""
+    Steps not reached yet keep an empty row, so the figure's size does not change.
+
+    Every segment of every bar is one element of a single bar trace (placed by `base`): a
+    32-step mixture is one trace to validate and send, not 32."""
     d = steps.dim
     rows = [f"{k}: {'prior' if k == 0 else '+ ' + steps.names[k]}" for k in range(steps.steps)]
-    reached = np.arange(steps.steps) <= s
-    data = []
-    for j in range(steps.steps):
-        shares = np.where(reached, steps.shares[:, j], 0.0)
-        if not shares.any():
-            continue
-        data.append(
-            {
-                "type": "bar",
-                "y": rows,
-                "x": shares,
-                "orientation": "h",
-                "name": steps.names[j],
-                "marker": {"color": _colour(steps.names, j)},
-                "text": [_share_text(steps.names[j], v) for v in shares],
-                "textposition": "inside",
-                "insidetextanchor": "middle",
-                "hovertemplate": f"{steps.names[j]}: %{{x:.1%}} of the {steps.share_of}"
-                "<extra>%{y}</extra>",
-            }
-        )
+    ys, widths, bases, colours, texts, hovers = [], [], [], [], [], []
+    for k in range(s + 1):
+        left = 0.0
+        for j in range(k + 1):
+            share = float(steps.shares[k, j])
+            if share > 0:
+                ys.append(rows[k])
+                widths.append(share)
+                bases.append(left)
+                colours.append(_colour(steps.names, j))
+                texts.append(_share_text(steps.names[j], share))
+                hovers.append(f"{steps.names[j]}: {share:.1%} of the {steps.share_of}")
+            left += share
     if steps.kind == "product":
         totals = [f"T = {steps.stds[k, d] ** -2:.3g}" for k in range(steps.steps)]
     else:
         totals = [f"var = {steps.stds[k, d] ** 2:.3g}" for k in range(steps.steps)]
-    data.append(
+    data = [
+        {
+            "type": "bar",
+            "y": ys,
+            "x": widths,
+            "base": bases,
+            "orientation": "h",
+            "marker": {"color": colours, "line": {"color": "white", "width": 0.5}},
+            "text": texts,
+            "textposition": "inside",
+            "insidetextanchor": "middle",
+            "hovertext": hovers,
+            "hovertemplate": "%{hovertext}<extra>%{y}</extra>",
+        },
         {
             "type": "scatter",
             "y": rows,
             "x": [1.01] * steps.steps,
             "mode": "text",
-            "text": [t if ok else "" for t, ok in zip(totals, reached, strict=True)],
+            "text": [t if k <= s else "" for k, t in enumerate(totals)],
             "textposition": "middle right",
-            "showlegend": False,
             "hoverinfo": "skip",
-        }
-    )
+        },
+    ]
     layout = {
-        "barmode": "stack",
+        "barmode": "overlay",
         "showlegend": False,
         "uniformtext": {"minsize": 9, "mode": "hide"},
         "xaxis": {"range": [0, 1.22], "tickformat": ".0%", "tickvals": [0, 0.25, 0.5, 0.75, 1.0]},
-        "yaxis": {"autorange": "reversed", "tickfont": {"size": 10}},
+        "yaxis": {
+            "autorange": "reversed",
+            "tickfont": {"size": 10},
+            "categoryorder": "array",
+            "categoryarray": rows,
+        },
     }
     return _figure(data, layout, title, height or 60 + 24 * steps.steps, left=110)
 
