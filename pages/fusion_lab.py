@@ -446,7 +446,6 @@ with guard("Accuracy per recipe"):
 # ---- step by step: TFN's cube by blocks, LMF one rank at a time ----------------------------------
 from ui.steppers import fusion_stepper  # noqa: E402 - the page's own block, kept self-contained
 
-st.subheader("Step by step")
 fusion_stepper(page, models, info.id, noisy, observed)
 
 page.finish()

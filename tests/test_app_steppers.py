@@ -35,6 +35,16 @@ def expanders(at: AppTest) -> list[str]:
     return [e.label for e in at.expander]
 
 
+def opened(at: AppTest, key: str) -> AppTest:
+    """Open a stepper's expander (its content runs only while open), as a click on it does."""
+    at.session_state[key] = True
+    return at.run()
+
+
+def charts(at: AppTest) -> list[str]:
+    return [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")]
+
+
 def step_titles(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown if m.value.startswith("**Step ")]
 
@@ -44,6 +54,9 @@ def test_poe_stepper_renders_and_stepping_changes_the_figures():
     at = open_page("pages/missing.py", ckpt="mvae_tiny5", obs="hand,label,text")
     assert_clean(at)
     assert "Step through the product of experts" in expanders(at)
+    assert "poe_density" not in charts(at)  # closed: the page does not compute it
+    opened(at, "poe_open")
+    assert_clean(at)
     slider = widget(at, "select_slider", "poe_step")
     assert slider.options == ["0 · prior", "1 · + hand", "2 · + label", "3 · + text"]
     assert step_of(at, "poe") == 3  # opens on the model's own posterior
@@ -63,7 +76,7 @@ def test_poe_stepper_renders_and_stepping_changes_the_figures():
 
 
 def test_poe_step_buttons_and_play():
-    at = open_page("pages/missing.py", ckpt="mvae_tiny5", obs="hand,label,text")
+    at = opened(open_page("pages/missing.py", ckpt="mvae_tiny5", obs="hand,label,text"), "poe_open")
     assert step_of(at, "poe") == 3
     assert step_of(click(at, "poe_first"), "poe") == 0
     assert step_titles(at) == ["**Step 0: nothing observed, the prior N(0, 1)**"]
@@ -88,8 +101,7 @@ def test_poe_step_buttons_and_play():
 def test_poe_stepper_opens_from_a_link_at_its_step_and_dimension():
     at = open_page("pages/missing.py", ckpt="mvae_tiny5", obs="hand,label", step="1", sdim="5")
     assert_clean(at)
-    assert step_of(at, "poe") == 1 and widget(at, "selectbox", "poe_dim").value == 5
-    assert next(e for e in at.expander if e.label.startswith("Step through")).proto.expanded
+    assert step_of(at, "poe") == 1 and widget(at, "selectbox", "poe_dim").value == 5  # opened
     assert chart(at, "poe_density")["layout"]["xaxis"]["title"]["text"] == "z[5]"
     widget(at, "selectbox", "poe_dim").set_value(2)
     at.run()
@@ -98,7 +110,7 @@ def test_poe_stepper_opens_from_a_link_at_its_step_and_dimension():
 
 
 def test_mixture_stepper_for_mopoe_and_none_for_joint_encoders():
-    at = open_page("pages/missing.py", ckpt="mopoe_tiny", obs="hand,label")
+    at = opened(open_page("pages/missing.py", ckpt="mopoe_tiny", obs="hand,label"), "poe_open")
     assert_clean(at)
     assert "Step through the mixture of experts" in expanders(at)
     slider = widget(at, "select_slider", "poe_step")
@@ -121,6 +133,9 @@ def test_fusion_stepper_renders_and_stepping_changes_the_figures():
     at = open_page("pages/fusion_lab.py", ckpt="lmf_tiny")
     assert_clean(at)
     assert "Tensor fusion and LMF, step by step" in expanders(at)
+    assert "lmf_conv" not in charts(at)  # closed: the page does not compute it
+    opened(at, "fusion_steps_open")
+    assert_clean(at)
     assert [t.label for t in at.tabs] == ["Tensor fusion's cube", "LMF, one rank at a time"]
     # LMF: every rank added; then one rank
     assert step_of(at, "lmf") == 4  # lmf_tiny's rank
@@ -149,7 +164,6 @@ def test_fusion_stepper_order_and_link():
     at = open_page("pages/fusion_lab.py", ckpt="lmf_tiny", lmforder="largest", lmfk="2")
     assert_clean(at)
     assert widget(at, "radio", "lmf_order").value == "largest" and step_of(at, "lmf") == 2
-    assert next(e for e in at.expander if e.label.startswith("Tensor fusion")).proto.expanded
     click(at, "lmf_first")
     assert step_of(at, "lmf") == 0
     score = next(t for t in chart(at, "lmf_conv")["data"] if t["name"] == "score after k ranks")

@@ -25,7 +25,7 @@ from mmviz.data.base import ModalitySpec
 from mmviz.plots import steppers as figs
 from ui.cache import _load, checkpoint_key, digest
 from ui.sidebar import CHART, guard
-from ui.state import PageRun
+from ui.state import RESET, PageRun
 
 # seconds per step while playing ("slow motion" for a class to follow each multiplication)
 SPEEDS = {"slow motion": 2.5, "normal": 1.2, "fast": 0.5}
@@ -169,6 +169,15 @@ def player(
     return int(step)
 
 
+def lazy_expander(page: PageRun, title: str, key: str, fields: Sequence[str]) -> Any:
+    """An expander whose content the page runs only while it is open (its `.open`): closed, a
+    stepper costs the page's reruns nothing. A link or a lesson stop that sets one of the
+    stepper's `fields` opens it."""
+    if any(page.external(f) not in (None, RESET) for f in fields):
+        st.session_state[key] = True
+    return st.expander(title, key=key, on_change="rerun")
+
+
 # ---- product of experts / mixture (missing modalities page) --------------------------------------
 def poe_stepper(
     page: PageRun,
@@ -188,8 +197,10 @@ def poe_stepper(
         if kind == "product"
         else "Step through the mixture of experts"
     )
-    opened = page.incoming.step is not None or page.incoming.step_dim is not None
-    with st.expander(title, expanded=opened or bool(st.session_state.get("poe_playing"))):
+    box = lazy_expander(page, title, "poe_open", ("step", "step_dim"))
+    with box:
+        if not box.open:
+            return
         if kind == "product":
             st.caption(
                 "Start from the prior N(0, 1) and multiply in one observed modality's Gaussian "
@@ -278,12 +289,11 @@ def fusion_stepper(
     lmfs = [c for c, m in models.items() if steppers.has_rank_terms(m)]
     if not cubes and not lmfs:
         return
-    incoming = page.incoming
-    opened = any(
-        v is not None
-        for v in (incoming.cube, incoming.upto, incoming.ranks_added, incoming.rank_order)
-    )
-    with st.expander("Tensor fusion and LMF, step by step", expanded=opened):
+    fields = ("cube", "upto", "ranks_added", "rank_order")
+    box = lazy_expander(page, "Tensor fusion and LMF, step by step", "fusion_steps_open", fields)
+    with box:
+        if not box.open:
+            return
         if not observed:
             st.info("Switch on at least one modality to take the fusion apart.")
             return
