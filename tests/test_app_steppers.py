@@ -22,8 +22,15 @@ def values(field) -> np.ndarray:
     return np.asarray(field)
 
 
+def step_slider(at: AppTest, prefix: str):
+    """The step slider (its key changes whenever a button or a tick moves the step)."""
+    hits = [w for w in at.get("select_slider") if str(w.key).startswith(f"{prefix}_step_")]
+    assert len(hits) == 1, [w.key for w in at.get("select_slider")]
+    return hits[0]
+
+
 def step_of(at: AppTest, prefix: str) -> int:
-    return int(widget(at, "select_slider", f"{prefix}_step").value)
+    return int(step_slider(at, prefix).value)
 
 
 def click(at: AppTest, key: str) -> AppTest:
@@ -57,7 +64,7 @@ def test_poe_stepper_renders_and_stepping_changes_the_figures():
     assert "poe_density" not in charts(at)  # closed: the page does not compute it
     opened(at, "poe_open")
     assert_clean(at)
-    slider = widget(at, "select_slider", "poe_step")
+    slider = step_slider(at, "poe")
     assert slider.options == ["0 · prior", "1 · + hand", "2 · + label", "3 · + text"]
     assert step_of(at, "poe") == 3  # opens on the model's own posterior
     density, thumbs = chart(at, "poe_density"), chart(at, "poe_thumbs")
@@ -85,17 +92,24 @@ def test_poe_step_buttons_and_play():
     assert step_of(click(at, "poe_last"), "poe") == 3
     click(at, "poe_play")  # at the end: plays from the start, shown before the first tick
     assert_clean(at)
-    assert step_of(at, "poe") == 0 and widget(at, "button", "poe_play").label == "⏸ pause"
+    assert step_titles(at) == ["**Step 0: nothing observed, the prior N(0, 1)**"]
+    assert widget(at, "button", "poe_play").label == "⏸ pause"
+    assert step_of(at, "poe") == 0
     frames = [chart(at, "poe_density")["data"]]
     for expected in (1, 2, 3):  # each run stands for one tick of the playing fragment
         at.run()
         assert_clean(at)
-        assert step_of(at, "poe") == expected
+        assert step_titles(at)[0].startswith(f"**Step {expected}: ")
+        assert step_of(at, "poe") == expected  # the slider follows
+        assert at.query_params["step"] == str(expected)
         frames.append(chart(at, "poe_density")["data"])
     assert all(a != b for a, b in zip(frames, frames[1:], strict=False))
     assert widget(at, "button", "poe_play").label == "▶ play"  # stopped at the last step
+    assert step_of(at, "poe") == 3
     at.run()
     assert step_of(at, "poe") == 3
+    click(at, "poe_prev")
+    assert step_of(at, "poe") == 2 and step_titles(at)[0].startswith("**Step 2: ")
 
 
 def test_poe_stepper_opens_from_a_link_at_its_step_and_dimension():
@@ -113,7 +127,7 @@ def test_mixture_stepper_for_mopoe_and_none_for_joint_encoders():
     at = opened(open_page("pages/missing.py", ckpt="mopoe_tiny", obs="hand,label"), "poe_open")
     assert_clean(at)
     assert "Step through the mixture of experts" in expanders(at)
-    slider = widget(at, "select_slider", "poe_step")
+    slider = step_slider(at, "poe")
     assert slider.options == ["0 · prior", "1 · + hand", "2 · + label", "3 · + hand+label"]
     before = chart(at, "poe_density")
     assert "mixture after step 3" in [t["name"] for t in before["data"]]
@@ -142,7 +156,7 @@ def test_fusion_stepper_renders_and_stepping_changes_the_figures():
     conv = chart(at, "lmf_conv")
     score = next(t for t in conv["data"] if t["name"] == "score after k ranks")
     assert len(values(score["y"])) == 5
-    widget(at, "select_slider", "lmf_step").set_value(1)
+    step_slider(at, "lmf").set_value(1)
     at.run()
     assert_clean(at)
     score = next(t for t in chart(at, "lmf_conv")["data"] if t["name"] == "score after k ranks")
@@ -152,7 +166,7 @@ def test_fusion_stepper_renders_and_stepping_changes_the_figures():
     cube = chart(at, "tfn_cube_fig")
     assert "block: constant" in cube["data"][0]["text"][0][0]
     assert not [s for s in cube["layout"]["shapes"] if s.get("fillcolor")]
-    widget(at, "select_slider", "tfn_step").set_value(1)
+    step_slider(at, "tfn").set_value(1)
     at.run()
     assert_clean(at)
     veiled = [s for s in chart(at, "tfn_cube_fig")["layout"]["shapes"] if s.get("fillcolor")]

@@ -72,18 +72,40 @@ def run_stepper(prefix: str, body: Callable[..., None], *args: Any) -> None:
     st.fragment(body, run_every=every)(*args)
 
 
-def _go(prefix: str, key: str, to: int, last: int) -> None:
-    st.session_state[key] = int(np.clip(to, 0, last))
+def _slider_key(prefix: str) -> str:
+    """The step slider's key: a new one whenever the step is moved by anything but the slider
+    (a button, a tick), so the browser never sends back a value it held for the old slider
+    and the slider always shows the step drawn."""
+    return f"{prefix}_step_{st.session_state.get(_flag(prefix, 'generation'), 0)}"
+
+
+def _move(prefix: str, to: int) -> None:
+    ss = st.session_state
+    ss[_flag(prefix, "pos")] = int(to)
+    ss[_flag(prefix, "generation")] = ss.get(_flag(prefix, "generation"), 0) + 1
+
+
+def _go(prefix: str, to: int, last: int) -> None:
+    """⏮ ◀ ▶| ⏭: show step `to`, and stop playing."""
+    _move(prefix, int(np.clip(to, 0, last)))
     st.session_state[_flag(prefix, "playing")] = False
 
 
-def _play(prefix: str, key: str, last: int) -> None:
+def _slid(prefix: str) -> None:
+    """The step slider moved: show that step (and stop playing: the hand took over)."""
+    ss = st.session_state
+    ss[_flag(prefix, "pos")] = ss[_slider_key(prefix)]
+    ss[_flag(prefix, "playing")] = False
+
+
+def _play(prefix: str, last: int) -> None:
+    """▶ / ⏸. From the last step, ▶ plays from the start."""
     ss = st.session_state
     playing = not ss.get(_flag(prefix, "playing"), False)
     ss[_flag(prefix, "playing")] = playing
     ss[_flag(prefix, "advance")] = False  # show where it starts before the first tick
-    if playing and int(ss.get(key, 0) or 0) >= last:
-        ss[key] = 0  # at the end: play from the start
+    if playing and int(ss.get(_flag(prefix, "pos"), last)) >= last:
+        _move(prefix, 0)
 
 
 def player(
@@ -95,58 +117,40 @@ def player(
     help_text: str,
 ) -> int:
     """The step controls (⏮ ◀ ▶/⏸ ▶| ⏭, speed, the step slider bound to `field`); returns the
-    step to draw. Call inside the stepper's fragment (see `run_stepper`)."""
+    step to draw. Call inside the stepper's fragment (see `run_stepper`). The step shown is
+    kept in plain session state (`<prefix>_pos`); the slider follows it (`_slider_key`)."""
     ss = st.session_state
-    key = f"{prefix}_step"
+    pos_key, play_key = _flag(prefix, "pos"), _flag(prefix, "playing")
     last = len(labels) - 1
     if ss.get(_flag(prefix, "ticking")) != _interval(prefix):
         st.rerun(scope="app")  # ▶, ⏸ or the speed changed: declare the fragment again
-    current = ss.get(key)
-    current = int(current) if isinstance(current, int) and 0 <= current <= last else None
-    if ss.get(_flag(prefix, "playing")) and current is not None:
+    pos = ss.get(pos_key)
+    pos = int(pos) if isinstance(pos, int) and 0 <= pos <= last else None
+    if ss.get(play_key) and pos is not None:
         if ss.get(_flag(prefix, "advance")):
-            ss[key] = min(current + 1, last)
+            _move(prefix, min(pos + 1, last))
+            pos = ss[pos_key]
         ss[_flag(prefix, "advance")] = True
-        if ss[key] >= last:
-            ss[_flag(prefix, "playing")] = False  # the last step: stop (next tick redeclares)
-    playing = bool(ss.get(_flag(prefix, "playing")))
-    at = current if current is not None else default
+        if pos >= last:
+            ss[play_key] = False  # the last step: stop (the next tick redeclares the fragment)
+    playing = bool(ss.get(play_key))
+    at = pos if pos is not None else default
     cols = st.columns([1, 1, 2, 1, 1, 4], vertical_alignment="bottom")
-    cols[0].button(
-        "⏮",
-        key=f"{prefix}_first",
-        help="back to the start",
-        on_click=_go,
-        args=(prefix, key, 0, last),
-    )
-    cols[1].button(
-        "◀",
-        key=f"{prefix}_prev",
-        help="one step back",
-        on_click=_go,
-        args=(prefix, key, at - 1, last),
-    )
+    buttons = [
+        ("⏮", "first", "back to the start", 0),
+        ("◀", "prev", "one step back", at - 1),
+        ("▶|", "next", "one step forward", at + 1),
+        ("⏭", "last", "the last step", last),
+    ]
+    for col, (text, name, tip, to) in zip([*cols[:2], *cols[3:5]], buttons, strict=True):
+        col.button(text, key=_flag(prefix, name), help=tip, on_click=_go, args=(prefix, to, last))
     cols[2].button(
         "⏸ pause" if playing else "▶ play",
-        key=f"{prefix}_play",
+        key=_flag(prefix, "play"),
         type="primary",
         help="play the steps one after another (from the start when at the end)",
         on_click=_play,
-        args=(prefix, key, last),
-    )
-    cols[3].button(
-        "▶|",
-        key=f"{prefix}_next",
-        help="one step forward",
-        on_click=_go,
-        args=(prefix, key, at + 1, last),
-    )
-    cols[4].button(
-        "⏭",
-        key=f"{prefix}_last",
-        help="the last step",
-        on_click=_go,
-        args=(prefix, key, last, last),
+        args=(prefix, last),
     )
     cols[5].select_slider(
         "speed",
@@ -155,18 +159,26 @@ def player(
         key=_flag(prefix, "speed"),
         help="seconds per step while playing: slow motion for a class to follow each step",
     )
-    step = page.widget(
-        st.select_slider,
-        "step",
-        list(range(len(labels))),
-        field=field,
-        key=key,
-        default=default,
-        valid=lambda v: isinstance(v, int) and 0 <= v <= last,
-        format_func=lambda k: labels[k],
-        help=help_text,
+    key = _slider_key(prefix)
+    if pos is not None:
+        ss[key] = pos  # a new slider (or the same one, unmoved) at the step to draw
+    step = int(
+        page.widget(
+            st.select_slider,
+            "step",
+            list(range(len(labels))),
+            field=field,
+            key=key,
+            default=default,
+            valid=lambda v: isinstance(v, int) and 0 <= v <= last,
+            format_func=lambda k: labels[k],
+            help=help_text,
+            on_change=_slid,
+            args=(prefix,),
+        )
     )
-    return int(step)
+    ss[pos_key] = step
+    return step
 
 
 def lazy_expander(page: PageRun, title: str, key: str, fields: Sequence[str]) -> Any:
