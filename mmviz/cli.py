@@ -271,7 +271,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         fn = _app_benchmark() if args.what == "app" else getattr(bench, f"bench_{args.what}", None)
     if fn is None:
         raise ValueError(
-            f"unknown benchmark {args.what!r}; choose from: fusion, interpret, app, browser"
+            f"unknown benchmark {args.what!r}; choose from: fusion, interpret, steppers, app, "
+            "browser"
         )
     _print(fn(sizes="tiny" if args.tiny else "default"), args.json)
     return 0
@@ -477,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=cmd_list)
 
     b = sub.add_parser("bench", help="speed benchmarks")
-    b.add_argument("what", help="fusion | interpret | app | browser")
+    b.add_argument("what", help="fusion | interpret | steppers | app | browser")
     b.add_argument("--tiny", action="store_true")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)

@@ -370,3 +370,20 @@ def test_block_names_and_orders():
         "4-modal",
     ]
     assert len(list(itertools.chain(sp._subsets(4)))) == 16
+
+
+def test_bench_steppers_reports_a_frame_per_stepper(capsys):
+    """The frame benchmark runs (tiny sizes) and prints its figures; no timed assertion here:
+    `python -m mmviz bench steppers` measures at the shipped sizes (target <= 100 ms)."""
+    from mmviz.bench import bench_steppers
+
+    out = bench_steppers("tiny")
+    for name in ("poe", "mixture", "lmf", "tfn"):
+        assert out[f"{name}_frame_ms"] > 0 and out[f"{name}_frame_cpu_ms"] >= 0
+        assert out[f"{name}_frame_max_ms"] >= out[f"{name}_frame_ms"]
+        assert out[f"{name}_compute_ms"] > 0
+    assert out["poe_steps"] == 6 and out["mixture_steps"] == 32 and out["tfn_steps"] == 4
+    with capsys.disabled():
+        print({k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()})
+    with pytest.raises(ValueError, match="unknown sizes"):
+        bench_steppers("huge")
