@@ -399,6 +399,13 @@ class MissingState(PageState):
     step: int | None = param(
         "step", Int(0), "product-of-experts stepper: the step shown (0 = the prior alone)"
     )
+    stage: int | None = param(
+        "stage", Int(0, 4), "MFM data flow: the stage shown (0 inputs .. 4 swap)"
+    )
+    partner: int | None = param("mate", Int(0), "MFM data flow: test position of the swap partner")
+    swap: tuple[str, ...] | None = param(
+        "swap", MODALITIES, "MFM data flow: modalities whose Z_a comes from the partner"
+    )
 
 
 @dataclass(frozen=True)

@@ -549,13 +549,115 @@ def tfn_blocks(
     )
 
 
+# ---- MFM: the data flow, stage by stage ------------------------------------------------------
+MFM_STAGES = (
+    "the inputs",
+    "the shared factor Z_y, from every observed input together",
+    "each modality's own factor Z_a, from that modality alone",
+    "the reconstructions: each modality from [Z_y, its Z_a]",
+    "the swap: the partner's Z_a, this sample's Z_y",
+)
+
+
+@dataclass
+class MFMFlow:
+    """MFM on one sample (the first of `inputs`), stage by stage, and the swap with a partner.
+
+    inputs: the input modalities (MFM's label is the head's target, never an input);
+        observed: those seen (the others' codes come from a surrogate network).
+    shared: (zy_dim,) the sample's Z_y; private: modality -> its Z_a (the sample's);
+        partner_private: the partner's Z_a (from all its inputs).
+    swapped: the modalities whose Z_a the swap takes from the partner.
+    given: modality -> the sample's input, data-like (pictures, token ids, the class).
+    reconstruction / swap_outputs: modality -> data space, every modality the model decodes
+        (the label: the head's class probabilities, read from Z_y alone), from the sample's own
+        codes / with the swapped modalities' Z_a from the partner.
+    captions, swap_captions, given_captions: words for the modalities that are words.
+    """
+
+    inputs: list[str]
+    observed: list[str]
+    outputs: list[str]
+    shared: np.ndarray
+    private: dict[str, np.ndarray]
+    partner_private: dict[str, np.ndarray]
+    swapped: list[str]
+    given: dict[str, np.ndarray]
+    reconstruction: dict[str, np.ndarray]
+    swap_outputs: dict[str, np.ndarray]
+    captions: dict[str, str]
+    swap_captions: dict[str, str]
+    given_captions: dict[str, str]
+
+
+def _given_caption(model: MultimodalModel, m: str, x: np.ndarray) -> str | None:
+    from mmviz.explore import tokens_to_text
+
+    spec = model.specs[m]
+    if spec.kind == "categorical":
+        names = list(spec.vocab or range(spec.num_classes))
+        return str(names[int(np.asarray(x).reshape(-1)[0])])
+    if spec.kind == "tokens":
+        return tokens_to_text(x, spec) or "(empty)"
+    return None
+
+
+@torch.inference_mode()
+def mfm_flow(
+    model: MultimodalModel,
+    inputs: dict[str, Tensor],
+    partner: dict[str, Tensor],
+    observed: Iterable[str] | None = None,
+    swap: Iterable[str] | None = None,
+) -> MFMFlow:
+    """What a factorised model (MFM) does with one sample: Z_y from the observed inputs together,
+    Z_a from each alone, each modality decoded from [Z_y, its Z_a]; and the swap, decoding with
+    the `partner`'s Z_a for the modalities in `swap` (default: all), this sample's Z_y."""
+    if not model.factorised:
+        raise UnsupportedSubset(f"{model.name} has no shared and modality-specific factors")
+    obs = [m for m in model.check_observed(None if observed is None else list(observed))]
+    codes = {g: p.mean[:1] for g, p in model.encode(inputs, obs).items()}
+    mate = {g: p.mean[:1] for g, p in model.encode(partner, None).items()}
+    private = [g for g in model.latent_groups if g != "y"]
+    swapped = [m for m in (private if swap is None else swap) if m in private]
+    mixed = {g: (mate[g] if g in swapped else codes[g]) for g in model.latent_groups}
+    both = {g: torch.cat([codes[g], mixed[g]]) for g in model.latent_groups}
+    params = model.decode(both)
+    decoded = {m: to_data_space(model.specs[m], p).cpu().numpy() for m, p in params.items()}
+    own = {m: a[0] for m, a in decoded.items()}
+    swapped_out = {m: a[1] for m, a in decoded.items()}
+    words = _captions(model, {m: a for m, a in decoded.items()})
+    given = {m: inputs[m][0].cpu().numpy() for m in model.input_modalities if m in inputs}
+    given_captions = {
+        m: c for m, x in given.items() if (c := _given_caption(model, m, x)) is not None
+    }
+    return MFMFlow(
+        inputs=list(model.input_modalities),
+        observed=[m for m in obs if m in model.input_modalities],
+        outputs=list(decoded),
+        shared=codes["y"][0].cpu().double().numpy(),
+        private={g: codes[g][0].cpu().double().numpy() for g in private},
+        partner_private={g: mate[g][0].cpu().double().numpy() for g in private},
+        swapped=swapped,
+        given=given,
+        reconstruction=own,
+        swap_outputs=swapped_out,
+        captions={m: c[0] for m, c in words.items()},
+        swap_captions={m: c[1] for m, c in words.items()},
+        given_captions=given_captions,
+    )
+
+
 __all__ = [
     "LMFRanks",
+    "MFMFlow",
+    "MFM_STAGES",
     "PoESteps",
     "TFNBlocks",
     "block_name",
     "has_rank_terms",
     "lmf_rank_terms",
+    "mfm_flow",
     "order_name",
     "poe_steps",
     "stepper_kind",

@@ -374,10 +374,11 @@ if compare:
                 st.dataframe({"checkpoint": have, m: texts}, hide_index=True)
         st.caption("Compared: " + ", ".join(names))
 
-# ---- step by step: the product of experts (or the mixture) built one expert at a time ------------
+# ---- step by step: the product of experts (or mixture) one expert at a time; MFM data flow ---
 if view is not None:
-    from ui.steppers import poe_stepper
+    from ui.steppers import mfm_stepper, poe_stepper
 
     poe_stepper(page, info.id, model, damaged, view.observed, ds.specs)
+    mfm_stepper(page, info.id, model, damaged, view.observed, ds, choice.position)
 
 page.finish()

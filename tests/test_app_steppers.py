@@ -182,3 +182,31 @@ def test_fusion_stepper_order_and_link():
     assert step_of(at, "lmf") == 0
     score = next(t for t in chart(at, "lmf_conv")["data"] if t["name"] == "score after k ranks")
     assert len(values(score["y"])) == 1
+
+
+# ---- MFM's data flow (missing modalities) ---------------------------------------------------
+def test_mfm_flow_renders_and_stepping_and_the_partner_change_it():
+    at = open_page("pages/missing.py", ckpt="mfm_tiny")
+    assert_clean(at)
+    assert "Follow the data through MFM" in expanders(at)
+    assert "mfm_flow" not in charts(at)
+    opened(at, "mfm_open")
+    assert_clean(at)
+    assert step_of(at, "mfm") == 4 and at.query_params["stage"] == "4"
+    swap = chart(at, "mfm_flow")
+    step_slider(at, "mfm").set_value(1)
+    at.run()
+    assert_clean(at)
+    assert [m.value for m in at.markdown if m.value.startswith("**Stage")] == [
+        "**Stage 1: the shared factor Z_y, from every observed input together**"
+    ]
+    assert chart(at, "mfm_flow")["layout"]["images"] != swap["layout"]["images"]
+    click(at, "mfm_last")
+    widget(at, "number_input", "mfm_partner").set_value(5)
+    at.run()
+    assert_clean(at)
+    assert at.query_params["mate"] == "5"
+    assert chart(at, "mfm_flow")["layout"]["images"] != swap["layout"]["images"]
+    assert not [
+        e for e in expanders(open_page("pages/missing.py", ckpt="mvae_tiny5")) if "MFM" in e
+    ]

@@ -167,9 +167,10 @@ def test_attribution_targets_match_the_report_module():
 
 
 def test_stepper_fields_round_trip_and_are_checked():
-    missing = ps.MissingState(step_dim=3, step=2)
-    assert missing.to_query() == {"sdim": "3", "step": "2"}
-    assert ps.MissingState.from_query({"sdim": "3", "step": "2"})[0] == missing
+    missing = ps.MissingState(step_dim=3, step=2, stage=4, partner=7, swap=("hand", "print"))
+    query = {"sdim": "3", "step": "2", "stage": "4", "mate": "7", "swap": "hand,print"}
+    assert missing.to_query() == query
+    assert ps.MissingState.from_query(query)[0] == missing
     lab = ps.FusionLabState.from_values(
         {"cube": "tfn_sentiment", "upto": 2, "ranks_added": 3, "rank_order": "largest"}
     )
@@ -183,6 +184,8 @@ def test_stepper_fields_round_trip_and_are_checked():
     for page, values, field, words in [
         ("missing", {"step": -1}, "step", "at least 0"),
         ("missing", {"step_dim": 1.5}, "step_dim", "an integer"),
+        ("missing", {"stage": 5}, "stage", "from 0 to 4"),
+        ("missing", {"swap": "hand"}, "swap", "a list of"),
         ("fusion_lab", {"upto": 7}, "upto", "from 0 to 6"),
         ("fusion_lab", {"rank_order": "random"}, "rank_order", "index, largest"),
     ]:

@@ -197,3 +197,29 @@ def test_tfn_blocks_figure_sizes_and_contributions():
     assert list(sizes.x) == [blocks.sizes[b] for b in blocks.blocks]
     np.testing.assert_allclose(norms.x, np.linalg.norm(blocks.contributions, axis=1))
     assert "score without it" in sizes.hovertemplate
+
+
+def test_mfm_flow_stages_light_up_in_order():
+    cls = model_class("mfm")
+    torch.manual_seed(0)
+    names = ["hand", "print", "label", "text"]
+    specs = {m: SPECS[m] for m in names}
+    model = cls(cls.config_class(zy_dim=4, za_dim=3, hidden=16, factor_dim=8), specs).eval()
+    x, mate = digits_inputs(0), digits_inputs(1)
+    flow = sp.mfm_flow(model, {m: x[m] for m in names}, {m: mate[m] for m in names})
+    frames = [figs.mfm_flow_figure(flow, k, specs, partner="sample 7") for k in range(5)]
+    for k, f in enumerate(frames):
+        shared, *private = f.data  # Z_y, then one strip per modality with a private factor
+        assert len(private) == 3 and shared.customdata[0][0] == "Z_y[0]"
+        assert (shared.opacity == 1.0) == (k >= 1)
+        assert all((p.opacity == 1.0) == (k >= 2) for p in private)
+        outputs = [im.opacity for im in f.layout.images[1::2]]  # input, output per picture row
+        assert all((o == 1.0) == (k >= 3) for o in outputs)
+        swapped = [a.text for a in f.layout.annotations if "← sample 7" in (a.text or "")]
+        assert len(swapped) == (3 if k == 4 else 0)
+    # the swap stage draws the partner's private factors and the swapped decodes
+    np.testing.assert_allclose(frames[4].data[1].z[0], flow.partner_private["hand"])
+    np.testing.assert_allclose(frames[3].data[1].z[0], flow.private["hand"])
+    assert frames[4].layout.images[1].source != frames[3].layout.images[1].source
+    words = [(a.text or "").replace("<br>", " ") for a in frames[0].layout.annotations]
+    assert "target of the head, not an input" in words

@@ -23,7 +23,7 @@ from mmviz import steppers as sp
 from mmviz.data import load_dataset
 from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
 from mmviz.models import UnsupportedSubset, model_class
-from mmviz.models.base import MixturePosterior, Posterior
+from mmviz.models.base import MixturePosterior, Posterior, to_data_space
 from mmviz.models.fusion import (
     LMF,
     TFN,
@@ -387,3 +387,42 @@ def test_bench_steppers_reports_a_frame_per_stepper(capsys):
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()})
     with pytest.raises(ValueError, match="unknown sizes"):
         bench_steppers("huge")
+
+
+# ---- MFM's data flow -----------------------------------------------------------------------
+def test_mfm_flow_reconstructs_and_swaps_like_the_model(models, samples):
+    model = models["mfm_tiny"]
+    x, mate = samples[0], samples[1]
+    flow = sp.mfm_flow(model, x, mate)
+    assert flow.inputs == ["hand", "print"] and flow.outputs == ["hand", "print", "label"]
+    assert flow.swapped == ["hand", "print"] and flow.observed == ["hand", "print"]
+    with torch.no_grad():
+        codes = {g: p.mean for g, p in model.encode(x, None).items()}
+        other = {g: p.mean for g, p in model.encode(mate, None).items()}
+        own = model.reconstruct(x, None)
+        mixed = model.decode({"y": codes["y"], "hand": other["hand"], "print": other["print"]})
+    np.testing.assert_allclose(flow.shared, codes["y"][0].double().numpy(), atol=1e-6)
+    np.testing.assert_allclose(flow.partner_private["hand"], other["hand"][0].numpy(), atol=1e-6)
+    for m in flow.outputs:
+        np.testing.assert_allclose(flow.reconstruction[m], own[m][0].numpy(), atol=1e-6)
+        swapped = to_data_space(model.specs[m], mixed[m])[0].numpy()
+        np.testing.assert_allclose(flow.swap_outputs[m], swapped, atol=1e-6)
+    # the label comes from Z_y alone: a swap of the private factors leaves it as it was
+    np.testing.assert_allclose(flow.swap_outputs["label"], flow.reconstruction["label"], atol=1e-6)
+    assert set(flow.captions) == {"label"} and not flow.given_captions  # no words given
+
+
+def test_mfm_flow_swapping_nothing_or_with_itself_changes_nothing(models, samples):
+    model = models["mfm_tiny"]
+    for flow in (
+        sp.mfm_flow(model, samples[0], samples[1], swap=[]),
+        sp.mfm_flow(model, samples[0], samples[0]),
+    ):
+        for m in flow.outputs:
+            np.testing.assert_allclose(flow.swap_outputs[m], flow.reconstruction[m], atol=1e-6)
+    one = sp.mfm_flow(model, samples[0], samples[1], swap=["print"])
+    np.testing.assert_allclose(one.swap_outputs["hand"], one.reconstruction["hand"], atol=1e-6)
+    # (a 5-step MFM barely uses its private factors: the change is small, but there)
+    assert not np.array_equal(one.swap_outputs["print"], one.reconstruction["print"])
+    with pytest.raises(UnsupportedSubset, match="no shared and modality-specific"):
+        sp.mfm_flow(models["mvae_tiny5"], samples[0], samples[1])

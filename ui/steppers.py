@@ -455,3 +455,94 @@ def render_lmf_frame(cid: str, ranks: steppers.LMFRanks, k: int) -> None:
         key="lmf_fused",
         config=CHART,
     )
+
+
+# ---- MFM's data flow (missing modalities page) ------------------------------------------------
+@st.cache_data(max_entries=64, show_spinner=False)
+def _mfm_flow(root, cid, stamp, key, partner_key, observed, swap, _inputs, _partner):
+    model = _load(root, cid, stamp).model
+    return steppers.mfm_flow(model, _inputs, _partner, list(observed), list(swap))
+
+
+def mfm_stepper(
+    page: PageRun,
+    cid: str,
+    model,
+    inputs: dict[str, torch.Tensor],
+    observed: Sequence[str],
+    ds,
+    position: int,
+) -> None:
+    """The "Follow the data through MFM" expander, for a factorised model: inputs → Z_y and
+    each Z_a → every reconstruction, stage by stage, and the swap with another test sample."""
+    if not model.factorised or not observed:
+        return
+    box = lazy_expander(
+        page, "Follow the data through MFM", "mfm_open", ("stage", "partner", "swap")
+    )
+    with box:
+        if not box.open:
+            return
+        st.caption(
+            "MFM splits what it knows into a **shared** factor Z_y, read from every observed "
+            "input together (what the modalities agree on: the digit), and one **private** "
+            "factor Z_a per modality, read from that modality alone (its style). Each "
+            "modality is decoded from [Z_y, its Z_a]. The swap keeps this sample's Z_y and "
+            "takes another sample's Z_a: the same digit in the other sample's style."
+        )
+        with guard("MFM data flow", model):
+            run_stepper(
+                "mfm", _mfm_body, page, cid, model, dict(inputs), list(observed), ds, position
+            )
+
+
+def _mfm_body(page, cid, model, inputs, observed, ds, position) -> None:
+    test = ds.indices("test")
+    private = [g for g in model.latent_groups if g != "y"]
+    c1, c2 = st.columns([1, 2])
+    mate = int(
+        page.widget(
+            c1.number_input,
+            f"swap partner (test sample 0..{len(test) - 1})",
+            0,
+            len(test) - 1,
+            step=1,
+            field="partner",
+            key="mfm_partner",
+            default=(position + 1) % len(test),
+            valid=lambda v: isinstance(v, int) and 0 <= v < len(test),
+            help="The test sample whose modality-specific factors (its style) the swap uses.",
+        )
+    )
+    swap = page.widget(
+        c2.multiselect,
+        "swap the Z_a of",
+        private,
+        field="swap",
+        key="mfm_swap",
+        default=private,
+        valid=lambda v: isinstance(v, list | tuple) and set(v) <= set(private),
+        to_widget=list,
+        from_widget=tuple,
+        help="The modalities decoded with the partner's private factor instead of their own.",
+    )
+    from mmviz.explore import sample_batch
+
+    partner = sample_batch(ds, int(test[mate]))
+    flow = _mfm_flow(
+        *checkpoint_key(cid),
+        digest(inputs),
+        digest(partner),
+        tuple(observed),
+        tuple(swap),
+        inputs,
+        partner,
+    )
+    labels = [f"{k} · {stage}" for k, stage in enumerate(steppers.MFM_STAGES)]
+    k = player(page, "mfm", "stage", labels, len(labels) - 1, "Which part of the flow is lit.")
+    st.markdown(f"**Stage {k}: {steppers.MFM_STAGES[k]}**")
+    st.plotly_chart(
+        figs.mfm_flow_figure(flow, k, ds.specs, partner=f"sample {mate}"),
+        key="mfm_flow",
+        config=CHART,
+    )

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from mmviz.data.base import ModalitySpec
 from mmviz.plots.charts import PALETTE, PRIOR_COLOUR, PRODUCT_COLOUR
 from mmviz.plots.images import is_pictorial, png_uri, to_rgb
-from mmviz.steppers import LMFRanks, PoESteps, TFNBlocks, order_name
+from mmviz.steppers import LMFRanks, MFMFlow, PoESteps, TFNBlocks, order_name
 
 GRID_POINTS = 241
 MAX_CURVES = 8  # earlier experts drawn one by one up to this many, then as one trace
@@ -590,10 +590,200 @@ def tfn_blocks_figure(blocks: TFNBlocks, title: str | None = None, height: int =
     return _figure(data, layout, title, height, left=170, top=50)
 
 
+# ---- MFM's data flow --------------------------------------------------------------------------
+ROW = 15  # canvas units between modality rows (the canvas is 164 units wide)
+THUMB = 11  # a thumbnail's side, canvas units
+FAINT = 0.12  # what is not reached yet at this stage
+
+
+def _thumb(x: np.ndarray, spec: ModalitySpec, cx: float, cy: float, opacity: float) -> dict:
+    rgb = to_rgb(x, spec)
+    scale = max(1, round(64 / rgb.shape[0]))
+    return {
+        "source": png_uri(rgb, scale),
+        "xref": "x",
+        "yref": "y",
+        "x": cx - THUMB / 2,
+        "y": cy - THUMB / 2,
+        "sizex": THUMB,
+        "sizey": THUMB,
+        "xanchor": "left",
+        "yanchor": "top",
+        "sizing": "stretch",
+        "opacity": opacity,
+        "layer": "above",
+    }
+
+
+def _arrow(x0: float, y0: float, x1: float, y1: float, on: bool, colour: str) -> dict:
+    return {
+        "x": x1,
+        "y": y1,
+        "ax": x0,
+        "ay": y0,
+        "xref": "x",
+        "yref": "y",
+        "axref": "x",
+        "ayref": "y",
+        "text": "",
+        "showarrow": True,
+        "arrowhead": 2,
+        "arrowsize": 1,
+        "arrowwidth": 2 if on else 1,
+        "arrowcolor": colour if on else "rgba(0,0,0,0.12)",
+    }
+
+
+def mfm_flow_figure(
+    flow: MFMFlow,
+    stage: int,
+    specs: Mapping[str, ModalitySpec],
+    title: str | None = None,
+    partner: str = "the partner",
+) -> go.Figure:
+    """MFM's data flow at `stage` (see `steppers.MFM_STAGES`): one row per modality, its input
+    on the left, its own factor Z_a in the middle, its reconstruction on the right; the shared
+    Z_y on top, reached from every observed input and read by every output. What the stage
+    has not reached yet is faint; at the swap stage the swapped modalities' Z_a are the
+    partner's and the outputs are what the model decodes from them."""
+    rows = {m: (k + 1) * ROW for k, m in enumerate(flow.outputs)}
+    x_in, x_code, x_out = 8.0, 80.0, 152.0
+    code_w, y_top = 44.0, 0.0
+    swap_on = stage >= 4
+    codes = [flow.shared, *flow.private.values(), *flow.partner_private.values()]
+    every = np.abs(np.concatenate(codes))
+    reach = float(np.percentile(every, 90)) or float(every.max()) or 1.0  # a few saturate
+    data, images, notes = [], [], []
+
+    def strip(values: np.ndarray, cy: float, name: str, opacity: float) -> dict:
+        d = len(values)
+        return {
+            "type": "heatmap",
+            "z": [values],
+            "x0": x_code - code_w / 2 + code_w / (2 * d),
+            "dx": code_w / d,
+            "y0": cy,
+            "dy": 5,
+            "coloraxis": "coloraxis",
+            "opacity": opacity,
+            "customdata": [[f"{name}[{k}]" for k in range(d)]],
+            "hovertemplate": "%{customdata}: %{z:.3f}<extra></extra>",
+        }
+
+    data.append(strip(flow.shared, y_top, "Z_y", 1.0 if stage >= 1 else FAINT))
+    notes.append(_label(x_code - code_w / 2 - 1, y_top, "Z_y (shared)", "right"))
+    for m, cy in rows.items():
+        spec = specs[m]
+        seen = m in flow.observed
+        # the input
+        if m in flow.given:
+            if is_pictorial(spec):
+                images.append(_thumb(flow.given[m], spec, x_in, cy, 1.0 if seen else 0.25))
+            else:
+                notes.append(_word(x_in, cy, flow.given_captions.get(m, ""), 1.0 if seen else 0.3))
+            notes.append(
+                _label(x_in, cy - THUMB / 2 - 1, m + ("" if seen else " (missing)"), "center")
+            )
+            notes.append(
+                _arrow(
+                    x_in + THUMB / 2 + 1,
+                    cy,
+                    x_code - code_w / 4,
+                    y_top + 4,
+                    stage == 1 and seen,
+                    "#1f77b4",
+                )
+            )
+        else:
+            notes.append(_word(x_in, cy, "target of the head, not an input", 0.6, size=10))
+        # its own factor
+        if m in flow.private:
+            from_mate = swap_on and m in flow.swapped
+            values = flow.partner_private[m] if from_mate else flow.private[m]
+            on = stage >= 2
+            data.append(strip(values, cy, f"Z_a[{m}]", 1.0 if on else FAINT))
+            who = f" ← {partner}" if from_mate else ""
+            notes.append(_label(x_code, cy - 3.5, f"Z_a ({m}){who}", "center"))
+            notes.append(
+                _arrow(
+                    x_in + THUMB / 2 + 1,
+                    cy,
+                    x_code - code_w / 2 - 1,
+                    cy,
+                    stage == 2 and seen,
+                    "#ff7f0e",
+                )
+            )
+            notes.append(
+                _arrow(
+                    x_code + code_w / 2 + 1, cy, x_out - THUMB / 2 - 1, cy, stage >= 3, "#2ca02c"
+                )
+            )
+        # the output, from [Z_y, Z_a] (the label: from Z_y alone, through the head)
+        out = flow.swap_outputs if swap_on else flow.reconstruction
+        shown = 1.0 if stage >= 3 else FAINT
+        if is_pictorial(spec):
+            images.append(_thumb(out[m], spec, x_out, cy, shown))
+        else:
+            words = (flow.swap_captions if swap_on else flow.captions).get(m, "")
+            notes.append(_word(x_out, cy, words, shown))
+        notes.append(_label(x_out, cy - THUMB / 2 - 1, m, "center"))
+        notes.append(
+            _arrow(x_code + code_w / 4, y_top + 4, x_out - THUMB / 2 - 1, cy, stage >= 3, "#2ca02c")
+        )
+    bottom = max(rows.values()) + ROW / 2
+    layout = {
+        "images": images,
+        "annotations": notes,
+        "coloraxis": {
+            "colorscale": "RdBu",
+            "cmid": 0,
+            "cmin": -reach,
+            "cmax": reach,
+            "colorbar": {"thickness": 8, "len": 0.4, "title": {"text": "code"}},
+        },
+        "xaxis": {"visible": False, "range": [-2, 162]},
+        "yaxis": {"visible": False, "range": [bottom, -ROW / 2], "scaleanchor": "x"},
+        "plot_bgcolor": "white",
+        "showlegend": False,
+    }
+    height = int(60 + 5.6 * (bottom + ROW / 2))  # square canvas units at ~900 px wide
+    return _figure(data, layout, title, height, left=4, right=4, top=36, bottom=4)
+
+
+def _label(x: float, y: float, text: str, align: str) -> dict:
+    return {
+        "x": x,
+        "y": y,
+        "xref": "x",
+        "yref": "y",
+        "text": text,
+        "showarrow": False,
+        "xanchor": {"right": "right", "center": "center"}[align],
+        "yanchor": "bottom",
+        "font": {"size": 11},
+    }
+
+
+def _word(x: float, y: float, text: str, opacity: float, size: int = 13) -> dict:
+    return {
+        "x": x,
+        "y": y,
+        "xref": "x",
+        "yref": "y",
+        "text": "<br>".join(_wrap(text, 16)),
+        "showarrow": False,
+        "font": {"size": size},
+        "opacity": opacity,
+        "hovertext": text,
+    }
+
+
 __all__ = [
     "density_figure",
     "lmf_convergence_figure",
     "lmf_fused_figure",
+    "mfm_flow_figure",
     "shares_figure",
     "tfn_blocks_figure",
     "tfn_cube_figure",
