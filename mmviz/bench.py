@@ -283,6 +283,7 @@ STEPPER_SIZES: dict[str, dict[str, Any]] = {
     "default": {
         "mvae": {"latent_dim": 32, "hidden": 128, "enc_layers": 2, "dec_layers": 3},
         "mopoe": {"latent_dim": 32, "hidden": 128, "enc_layers": 2, "dec_layers": 2},
+        "mfm": {"zy_dim": 16, "za_dim": 8, "factor_dim": 32, "hidden": 64, "dec_layers": 2},
         "fusion": {"fusion_dim": 16},
         "rank": 4,
         "repeats": 5,
@@ -290,6 +291,7 @@ STEPPER_SIZES: dict[str, dict[str, Any]] = {
     "tiny": {
         "mvae": {"latent_dim": 8, "hidden": 32, "enc_layers": 1, "dec_layers": 1},
         "mopoe": {"latent_dim": 8, "hidden": 32, "enc_layers": 1, "dec_layers": 1},
+        "mfm": {"zy_dim": 4, "za_dim": 3, "factor_dim": 8, "hidden": 16},
         "fusion": FUSION_SIZES["tiny"] | {"rank": 2},
         "rank": 2,
         "repeats": 2,
@@ -327,14 +329,15 @@ def bench_steppers(sizes: str = "default", seed: int = 0, num_threads: int | Non
     steps of each step's median over `repeats` runs, the slowest step, and the CPU time.
     Models at the shipped checkpoints' sizes, untrained (timings do not depend on training),
     on random digits- and sentiment-shaped inputs; all five digits modalities observed, so
-    the MoPoE mixture has 31 components (32 steps).
+    the MoPoE mixture has 31 components (32 steps); MFM's data flow has 5 stages.
     """
     from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
     from mmviz.models.fusion import LMF, TFN, FusionConfig, LMFConfig
+    from mmviz.models.mfm import MFM, MFMConfig
     from mmviz.models.mopoe import MoPoE, MoPoEConfig
     from mmviz.models.mvae import MVAE, MVAEConfig
     from mmviz.plots import steppers as figs
-    from mmviz.steppers import lmf_rank_terms, poe_steps, tfn_blocks
+    from mmviz.steppers import MFM_STAGES, lmf_rank_terms, mfm_flow, poe_steps, tfn_blocks
 
     if sizes not in STEPPER_SIZES:
         raise ValueError(f"unknown sizes {sizes!r}; choose from: {', '.join(STEPPER_SIZES)}")
@@ -375,6 +378,16 @@ def bench_steppers(sizes: str = "default", seed: int = 0, num_threads: int | Non
                     _as_streamlit_sends(fig)
 
             frames(name, steps.steps, poe_frame)
+
+        mfm = MFM(MFMConfig(seed=seed, **size["mfm"]), dspecs).eval()
+        mate = _random_inputs(dspecs, 1, gen)
+        result["mfm_compute_ms"] = _timed_ms(lambda: mfm_flow(mfm, x, mate), reps)[0]
+        flow = mfm_flow(mfm, x, mate)
+        frames(
+            "mfm",
+            len(MFM_STAGES),
+            lambda k: _as_streamlit_sends(figs.mfm_flow_figure(flow, k, dspecs)),
+        )
 
         specs = sentiment_like_specs()
         one, _ = random_sentiment_batch(specs, 1, gen)

@@ -378,11 +378,12 @@ def test_bench_steppers_reports_a_frame_per_stepper(capsys):
     from mmviz.bench import bench_steppers
 
     out = bench_steppers("tiny")
-    for name in ("poe", "mixture", "lmf", "tfn"):
+    for name in ("poe", "mixture", "mfm", "lmf", "tfn"):
         assert out[f"{name}_frame_ms"] > 0 and out[f"{name}_frame_cpu_ms"] >= 0
         assert out[f"{name}_frame_max_ms"] >= out[f"{name}_frame_ms"]
         assert out[f"{name}_compute_ms"] > 0
     assert out["poe_steps"] == 6 and out["mixture_steps"] == 32 and out["tfn_steps"] == 4
+    assert out["mfm_steps"] == 5
     with capsys.disabled():
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()})
     with pytest.raises(ValueError, match="unknown sizes"):
