@@ -24,7 +24,7 @@ from mmviz import steppers
 from mmviz.data.base import ModalitySpec
 from mmviz.plots import steppers as figs
 from ui.cache import _load, checkpoint_key, digest
-from ui.sidebar import CHART, guard
+from ui.sidebar import chart, guard
 from ui.state import RESET, PageRun
 
 # seconds per step while playing ("slow motion" for a class to follow each multiplication)
@@ -266,12 +266,11 @@ def render_poe_frame(steps: steppers.PoESteps, s: int, specs: Mapping[str, Modal
     st.markdown(f"**{steps.step_title(s)}**")
     c1, c2 = st.columns([3, 2])
     with c1:
-        st.plotly_chart(figs.density_figure(steps, s), key="poe_density", config=CHART)
+        chart(figs.density_figure(steps, s), key="poe_density")
     with c2:
-        st.plotly_chart(
+        chart(
             figs.shares_figure(steps, s, f"share of the {steps.share_of} in z[{d}]"),
             key="poe_shares",
-            config=CHART,
         )
         if s:
             before, now = steps.stds[s - 1, d], steps.stds[s, d]
@@ -280,10 +279,9 @@ def render_poe_frame(steps: steppers.PoESteps, s: int, specs: Mapping[str, Modal
                 f"std in z[{d}]: {before:.3f} → **{now:.3f}** ({verb}); mean "
                 f"{steps.means[s - 1, d]:+.3f} → **{steps.means[s, d]:+.3f}**"
             )
-    st.plotly_chart(
+    chart(
         figs.thumbnails_figure(steps, s, specs, f"decoded from the mean after step {s}"),
         key="poe_thumbs",
-        config=CHART,
     )
 
 
@@ -376,17 +374,15 @@ def render_tfn_frame(blocks: steppers.TFNBlocks, k: int) -> None:
         help="entries of [h₁; 1] ⊗ [h₂; 1] ⊗ [h₃; 1]; each has its own weight per output",
     )
     source = "its own weight tensor" if blocks.source == "tfn" else "LMF's factors, as a TFN"
-    st.plotly_chart(
+    chart(
         figs.tfn_cube_figure(
             blocks, title=f"the outer product, blocks outlined (weights: {source})", upto=k
         ),
         key="tfn_cube_fig",
-        config=CHART,
     )
-    st.plotly_chart(
+    chart(
         figs.tfn_blocks_figure(blocks, "each block: its size and its part of the fused vector"),
         key="tfn_blocks_fig",
-        config=CHART,
     )
     tri = blocks.blocks[-1]
     st.caption(
@@ -445,15 +441,13 @@ def render_lmf_frame(cid: str, ranks: steppers.LMFRanks, k: int) -> None:
         f"{ranks.tfn_params / ranks.params[-1]:,.0f}× LMF at rank {ranks.rank}",
         delta_color="off",
     )
-    st.plotly_chart(
+    chart(
         figs.lmf_convergence_figure(ranks, k, f"{cid}: the score as ranks are added"),
         key="lmf_conv",
-        config=CHART,
     )
-    st.plotly_chart(
+    chart(
         figs.lmf_fused_figure(ranks, k, "the fused vector h so far (bars) and at full rank"),
         key="lmf_fused",
-        config=CHART,
     )
 
 
@@ -541,8 +535,7 @@ def _mfm_body(page, cid, model, inputs, observed, ds, position) -> None:
     labels = [f"{k} · {stage}" for k, stage in enumerate(steppers.MFM_STAGES)]
     k = player(page, "mfm", "stage", labels, len(labels) - 1, "Which part of the flow is lit.")
     st.markdown(f"**Stage {k}: {steppers.MFM_STAGES[k]}**")
-    st.plotly_chart(
+    chart(
         figs.mfm_flow_figure(flow, k, ds.specs, partner=f"sample {mate}"),
         key="mfm_flow",
-        config=CHART,
     )
