@@ -34,6 +34,11 @@ class LessonError(ValueError):
     """A lesson that cannot be used; the message names the file, the stop and the field."""
 
 
+class CheckpointMissing(LessonError):
+    """A valid lesson whose checkpoints are not in this checkpoint folder (a user's own zoo):
+    not a broken file, so the app lists it as unavailable rather than as an error."""
+
+
 # ---- the format ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Question:
@@ -231,7 +236,7 @@ def _stop(raw: Any, index: int, known_ids: set[str] | None) -> Stop:
     if page in PAGES_WITH_MODELS and state.ckpt is None:
         raise LessonError(f"{where}, state: `ckpt` is missing (which checkpoint to show)")
     if state.ckpt is not None and known_ids is not None and state.ckpt not in known_ids:
-        raise LessonError(
+        raise CheckpointMissing(
             f"{where}, state: no checkpoint {state.ckpt!r} on disk "
             f"({paths.checkpoint_root()}); `python -m mmviz list` shows them"
         )
@@ -316,7 +321,7 @@ def load_lesson(path: str | Path, check_checkpoints: bool = True) -> Lesson:
     try:
         lesson = parse_lesson(data, path.stem, _known_ids() if check_checkpoints else None)
     except LessonError as e:
-        raise LessonError(f"{path.name}: {e}") from None
+        raise type(e)(f"{path.name}: {e}") from None
     return Lesson(**{**lesson.__dict__, "path": path})
 
 
@@ -325,14 +330,15 @@ def lesson_files(root: Path | None = None) -> list[Path]:
     return sorted(root.glob("*.toml")) if root.is_dir() else []
 
 
-def list_lessons(root: Path | None = None) -> tuple[list[Lesson], dict[str, str]]:
-    """Every lesson that loads, and for the ones that do not, file name -> why."""
+def list_lessons(root: Path | None = None) -> tuple[list[Lesson], dict[str, LessonError]]:
+    """Every lesson that loads, and for the ones that do not, file name -> the error (its
+    message says why; a CheckpointMissing is a lesson for other checkpoints)."""
     good, bad = [], {}
     for path in lesson_files(root):
         try:
             good.append(load_lesson(path))
         except LessonError as e:
-            bad[path.name] = str(e)
+            bad[path.name] = e
     return good, bad
 
 
