@@ -210,7 +210,7 @@ def test_missing_untick_a_modality_and_damage_an_input(page, server, zoo):
     for _ in range(4):
         page.keyboard.press("ArrowRight")
     wait_rendered(page)
-    assert poll(lambda: image_sources(page, f"one_in_{seen}") not in ([], before), 20)
+    assert poll(lambda: image_sources(page, f"one_in_{seen}") not in ([], before), 40)
     assert "damaged" in page.locator(f".st-key-one_in_{seen}").inner_text()
     check_clean(page, "missing, input damaged")
 
