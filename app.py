@@ -36,9 +36,11 @@ pages = [
 ]
 nav = st.navigation(pages)
 
-from ui.classroom import read_link_params  # noqa: E402 - after set_page_config
+from ui.classroom import follow_gate, read_link_params  # noqa: E402 - after set_page_config
 from ui.present import presentation_toggle  # noqa: E402
+from ui.sidebar import routed  # noqa: E402
 
 read_link_params()
 presentation_toggle()
-nav.run()
+with routed(), follow_gate():  # a class's students applying the teacher's change queue here
+    nav.run()

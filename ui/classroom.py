@@ -3,17 +3,38 @@ Reveal), the student's card (follow the teacher, break away, commit an answer), 
 hide or lock controls. The store behind it (codes, keys, answers) is mmviz/classroom/.
 
 Session state (per browser session): `_mmviz_keep_class` = {"code", "role": "teacher" |
-"student", "key" (teacher only), "student" (student id), "follow", "seen"}. The teacher key
-lives only in the teacher's session; the student link holds the code alone.
+"student", "key" (teacher only), "student" (student id), "follow", "seen" (the teacher's
+version this page shows), "want"/"retries" (a page switch asked for, see `follow`),
+"catch_up" (the next run applies the teacher's change: `follow_gate`), "pending"/"published"
+(the teacher's view to publish, see `_sync`)}. The teacher key lives only in the teacher's
+session; the student link holds the code alone.
 
-Following: the teacher's session publishes its page's `PageState` after every run; each
-student's sidebar polls the store's version number every FOLLOW_POLL_S seconds in a fragment
-(only that fragment reruns) and, when the teacher moved, applies the teacher's whole state.
+Following: the teacher's session publishes its page's `PageState` when it changes; each
+student's page polls the store's version number every FOLLOW_POLL_S seconds in a fragment
+(only that fragment reruns) and, when the teacher moved, applies the teacher's whole state. At
+a stop with a question the question itself is that fragment: picking and committing an answer,
+and the teacher's reveal, rerun only the question, never the page. The page runs a teacher's
+change sets off (one per student, all at once) queue at `follow_gate`, a few at a time. With
+40 students on one process every full-page run counts: tests/test_class_load.py measures it.
+
+A student's URL keeps `class=CODE&student=ID` beside the view: a tab that reconnects after the
+server restarted (a new server session, which remembers nothing) rejoins the same class as the
+same student, so an answer already committed is neither lost nor counted twice.
+
+When the store cannot be reached (`StoreUnavailable`: Redis stopped, the SQLite file locked or
+gone) the class's parts say so and the page goes on; for RETRY_S seconds after such a failure
+calls fail at once instead of waiting on the store again (`store()` wraps it), then it is
+tried again: the class resumes by itself when the store is back.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import streamlit as st
 
@@ -23,7 +44,9 @@ from mmviz.classroom import (
     ClassError,
     ClassNotFound,
     NumberRule,
+    StoreUnavailable,
     format_code,
+    new_student_id,
     open_store,
 )
 from mmviz.classroom.qr import qr_png, student_link
@@ -38,12 +61,67 @@ CLASS = f"{KEEP}class"
 SHAPE = f"{KEEP}shape"  # {"hide": [...], "lock": [...]} field names from the link
 FOLLOW_POLL_S = 1.0  # a student sees the teacher's change within ~1 s plus a rerun
 TALLY_POLL_S = 2.0
+RETRY_S = 3.0  # after the store failed, calls fail at once for this long, then it is tried again
+LINK_PARAMS = ("class", "student")  # what a student's URL keeps beside the view
+FOLLOW_RUNS_AT_ONCE = int(os.environ.get("MMVIZ_FOLLOW_RUNS", "2"))
+_FOLLOW_GATE = threading.BoundedSemaphore(max(1, FOLLOW_RUNS_AT_ONCE))
+
+
+class _FailFast:
+    """The store, failing at once with StoreUnavailable for RETRY_S seconds after a call found
+    it unavailable. Without this every class part of every page run would wait on a dead store
+    again (up to the Redis client's timeouts, seconds on an unreachable host) and the pages
+    would stall with it; the class is extra, the page must go on."""
+
+    def __init__(self, inner: ClassStore) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._down_until = 0.0
+        self._where = ""
+
+    def __repr__(self) -> str:
+        return f"_FailFast({self._inner!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr) or name.startswith("_"):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                left = self._down_until - time.monotonic()
+            if left > 0:
+                raise StoreUnavailable(self._where, f"not answering; next try in {left:.0f} s")
+            try:
+                return attr(*args, **kwargs)
+            except StoreUnavailable as e:
+                with self._lock:
+                    self._down_until = time.monotonic() + RETRY_S
+                    self._where = e.where
+                raise
+
+        return call
 
 
 @st.cache_resource(show_spinner=False)
+def _open() -> _FailFast:
+    return _FailFast(open_store())
+
+
 def store() -> ClassStore:
-    """One store per server process (SQLite file or Redis, from the environment)."""
-    return open_store()
+    """One store per server process (SQLite file or Redis, from the environment), failing fast
+    while it is unavailable (see `_FailFast`). A Redis connection that broke is made again by
+    the client on the next call, so the cached object outlives an outage."""
+    return cast("ClassStore", _open())
+
+
+def _trouble(e: ClassError, where: str = "Class") -> None:
+    """Show a class error where it happened: an unavailable store as a warning that says the
+    page still works, anything else as the error's own message."""
+    if isinstance(e, StoreUnavailable):
+        st.warning(f"⚠️ {e}", icon=None)
+    else:
+        st.error(f"{where}: {e}")
 
 
 def current() -> dict[str, Any] | None:
@@ -71,8 +149,10 @@ def teach(lesson: Lesson) -> None:
     running_lesson.start(lesson)
 
 
-def join(code_text: str) -> str | None:
-    """Join class `code_text` as a student; returns an error message or None."""
+def join(code_text: str, student: str | None = None) -> str | None:
+    """Join class `code_text` as a student; returns an error message or None. `student`: the id
+    the URL kept (a tab reconnecting after a restart), used unless this session has its own."""
+    from mmviz.classroom.codes import check_student_id
     from mmviz.paths import lessons_root
     from ui import lesson as running_lesson
 
@@ -80,8 +160,17 @@ def join(code_text: str) -> str | None:
         s = store()
         info = s.class_info(code_text)
         mine = current()
-        student = mine["student"] if mine and mine.get("code") == info.code else None
-        student = s.join(info.code, student)
+        if mine and mine.get("code") == info.code:
+            student = mine["student"]
+        elif student is not None:
+            try:
+                student = check_student_id(student)
+            except ClassError:
+                student = None  # a mangled link: join as someone new
+        student = s.join(info.code, student or new_student_id())
+    except ClassNotFound as e:
+        st.session_state[f"{KEEP}class_gone"] = True  # read_link_params: drop the stale link
+        return str(e)
     except ClassError as e:
         return str(e)
     path = lessons_root() / f"{info.lesson_id}.toml"
@@ -102,21 +191,30 @@ def join(code_text: str) -> str | None:
 
 
 def leave() -> None:
+    """Leave the class (or it ended): the URL forgets it too, or the next run would rejoin."""
     from ui import lesson as running_lesson
 
     st.session_state.pop(CLASS, None)
     running_lesson.end()
+    for name in LINK_PARAMS:
+        if name in st.query_params:
+            del st.query_params[name]
 
 
 def read_link_params() -> None:
-    """app.py, every run: `?class=CODE` joins (once), `?hide=`/`?lock=` shape the controls."""
+    """app.py, every run: `?class=CODE` joins (once per session; with `student=ID` as that
+    student again), `?hide=`/`?lock=` shape the controls."""
     if st.session_state.pop(f"{KEEP}class_ended", False):
         st.info("The class has ended (the teacher closed it). You can keep exploring.")
     code = st.query_params.get("class")
     if code and (current() or {}).get("code", "").upper() != code.replace("-", "").upper():
-        problem = join(code)
+        problem = join(code, st.query_params.get("student"))
         if problem:
             st.error(problem)
+        if st.session_state.pop(f"{KEEP}class_gone", False):  # a stale link: try it once
+            for name in LINK_PARAMS:
+                if name in st.query_params:
+                    del st.query_params[name]
     for what in ("hide", "lock"):
         raw = st.query_params.get(what)
         if raw is not None:
@@ -124,7 +222,29 @@ def read_link_params() -> None:
             shape[what] = [f for f in raw.split(",") if f.strip()]
 
 
+@contextlib.contextmanager
+def follow_gate(timeout_s: float = 10.0) -> Iterator[None]:
+    """app.py wraps each page run in this. A student's run that applies the teacher's new state
+    waits here until fewer than FOLLOW_RUNS_AT_ONCE such runs are going (never longer than
+    `timeout_s`). A teacher's change sets off one page run per student at once; run all
+    together, 40 script threads share one interpreter lock and the teacher's own run (and any
+    other user's) crawls among them. Queued, they take the same total time, the first students
+    are there sooner, and everyone else's runs go on at their usual speed."""
+    c = current()
+    gated = bool(c and c.get("role") == "student" and c.pop("catch_up", False))
+    got = gated and _FOLLOW_GATE.acquire(timeout=timeout_s)
+    try:
+        yield
+    finally:
+        if got:
+            _FOLLOW_GATE.release()
+
+
 # ---- the page's part ------------------------------------------------------------------------
+def _shown(page: PageRun) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(page.state().to_query().items()))
+
+
 def class_card(page: PageRun, slot: Any, lesson: Lesson | None, stop_index: int) -> None:
     """The class's card in `slot`, after the page ran (its state is known)."""
     c = current()
@@ -140,53 +260,104 @@ def class_card(page: PageRun, slot: Any, lesson: Lesson | None, stop_index: int)
             st.warning(f"{e} You have left the class.")
             leave()
         except ClassError as e:
-            st.error(f"Class: {e}")
+            _trouble(e)
 
 
 def _teacher(page: PageRun, c: dict[str, Any], lesson: Lesson | None, stop_index: int) -> None:
-    s = store()
     code = c["code"]
-    st.markdown(f"**👩‍🏫 Teaching · class `{format_code(code)}`** · {s.student_count(code)} joined")
-    published = (page.page, tuple(sorted(page.state().to_query().items())), stop_index)
-    if c.get("published") != published:
-        s.publish_state(code, c["key"], page.page, dict(published[1]), stop_index)
-        c["published"] = published
+    st.markdown(f"**👩‍🏫 Teaching · class `{format_code(code)}`**")
+    question = lesson.stops[stop_index].question if lesson is not None else None
+    qid = lesson.question_id(stop_index) if lesson is not None and question else None
+    c["pending"] = (page.page, _shown(page), stop_index, qid, question)
+    try:
+        _sync(c)
+    except ClassNotFound:
+        raise
+    except ClassError as e:  # the room's panel below retries, the page goes on
+        _trouble(e)
     base = (st.context.url or "http://localhost:8501/").split("?")[0]
     link = student_link(base, code)
     with st.expander("Student link · QR code"):
         st.code(link, language=None, wrap_lines=True)
         st.image(qr_png(link, scale=6), caption=f"or type the code {format_code(code)} on Home")
-    if lesson is not None and lesson.stops[stop_index].question is not None:
-        question = lesson.stops[stop_index].question
-        qid = lesson.question_id(stop_index)
-        s.register_question(code, c["key"], qid, rule_of(question))
+    if qid is not None:
         _room(code, c["key"], qid, question)
+    else:
+        _joined(code)
     if st.button("End the class", key="class_end", help="students are told; answers deleted"):
-        s.end_class(code, c["key"])
+        store().end_class(code, c["key"])
         leave()
         st.rerun()
+
+
+def _sync(c: dict[str, Any]) -> None:
+    """Publish the teacher's view and open the stop's question, unless that is done already.
+    Called by the teacher's page run and again by the room's panel, which polls: a change the
+    teacher made while the store was unavailable reaches the students when it is back, without
+    the teacher having to touch anything."""
+    want = c.get("pending")
+    if want is None or c.get("published") == want:
+        return
+    page_name, shown, stop, qid, question = want
+    s = store()
+    s.publish_state(c["code"], c["key"], page_name, dict(shown), stop)
+    if qid is not None:
+        s.register_question(c["code"], c["key"], qid, rule_of(question))
+    c["published"] = want
+
+
+@st.fragment(run_every=TALLY_POLL_S)
+def _joined(code: str) -> None:
+    """How many joined, live (only this line reruns)."""
+    try:
+        _sync(current() or {})
+        st.caption(f"{store().student_count(code)} joined")
+    except ClassError as e:
+        _trouble(e)
+
+
+def _teacher_action(action: Callable[..., None], *args: Any) -> None:
+    """A Reveal / Ask again button's callback: runs before the fragment redraws, so the room's
+    panel shows the result without a second rerun; a refusal is shown in the panel."""
+    try:
+        action(*args)
+    except ClassError as e:
+        st.session_state[f"{KEEP}class_problem"] = e
 
 
 @st.fragment(run_every=TALLY_POLL_S)
 def _room(code: str, key: str, qid: str, question) -> None:
     """The room's answers, live (only this part reruns), and Reveal / Ask again."""
+    problem = st.session_state.pop(f"{KEEP}class_problem", None)
+    if problem is not None:
+        _trouble(problem)
     s = store()
     try:
+        _sync(current() or {})
+        joined = s.student_count(code)
         tally = s.tally(code, qid, key)
     except ClassError as e:
-        st.caption(f"Class: {e}")
+        _trouble(e)
         return
-    st.markdown(f"**The room's answers** ({tally.total}) · true answer hidden from students")
+    st.markdown(f"**The room's answers** ({tally.total}) · {joined} joined · true answer hidden")
     _show_tally(tally)
     st.caption(f"answer: {question.answer}")
     if tally.revealed:
         st.success("Revealed to everyone.")
-        if st.button("Ask again", key=f"class_reset_{qid}"):
-            s.reset_question(code, key, qid)
-            st.rerun(scope="fragment")
-    elif st.button("Reveal", key=f"class_reveal_{qid}", type="primary"):
-        s.reveal(code, key, qid)
-        st.rerun(scope="fragment")
+        st.button(
+            "Ask again",
+            key=f"class_reset_{qid}",
+            on_click=_teacher_action,
+            args=(s.reset_question, code, key, qid),
+        )
+    else:
+        st.button(
+            "Reveal",
+            key=f"class_reveal_{qid}",
+            type="primary",
+            on_click=_teacher_action,
+            args=(s.reveal, code, key, qid),
+        )
 
 
 def _show_tally(tally) -> None:
@@ -214,16 +385,33 @@ def _student(page: PageRun, c: dict[str, Any], lesson: Lesson | None, stop_index
     if follow != c.get("follow", True):
         c["follow"] = follow
         c["seen"] = -1  # following again: catch up with the teacher now
-    _poll(page.page, tuple(sorted(page.state().to_query().items())))
+    asks = lesson is not None and lesson.stops[stop_index].question is not None
+    if not asks:  # at a question the question's own fragment polls (class_question)
+        _poll(page.page, _shown(page), stop_index)
     if st.button("Leave the class", key="class_leave"):
         leave()
         st.rerun()
 
 
 @st.fragment(run_every=FOLLOW_POLL_S)
-def _poll(page_name: str, shown: tuple) -> None:
-    """Poll the teacher's version; when it moved and this student follows, apply the teacher's
-    whole state (a page switch) or rerun for a new stop or a reveal."""
+def _poll(page_name: str, shown: tuple, stop_shown: int) -> None:
+    """Poll the teacher (only this fragment reruns, see `follow`)."""
+    try:
+        follow(page_name, shown, stop_shown)
+    except ClassError as e:
+        _trouble(e)
+
+
+def follow(page_name: str, shown: tuple, stop_shown: int) -> None:
+    """Read the teacher's version; when it moved and this student follows, apply the teacher's
+    whole state (a page switch, with `class` and `student` kept in the URL) or rerun the page
+    for a new stop. A version that moved without either (a reveal, a question opened or asked
+    again) needs no page rerun: the question's fragment, which calls this, redraws itself.
+
+    `page_name`, `shown`, `stop_shown`: what the page's last full run showed. A switch can be
+    lost (the student's own click, sent from the old page, overtakes it): the next call sees
+    the page is not the one asked for and switches again, at most three times per version.
+    """
     c = current()
     if c is None:
         return
@@ -233,9 +421,14 @@ def _poll(page_name: str, shown: tuple) -> None:
         st.session_state[f"{KEEP}class_ended"] = True
         leave()
         st.rerun(scope="app")
-    except ClassError as e:
-        st.caption(f"Class: {e}")
-        return
+    want = c.get("want")
+    if want is not None:
+        if want == (page_name, shown):
+            c.pop("want")
+            c["retries"] = 0
+        elif c.get("retries", 0) < 3:
+            c["retries"] = c.get("retries", 0) + 1
+            c["seen"] = -1  # the switch did not happen: do it again
     if state.version == c.get("seen"):
         return
     if not c.get("follow", True):
@@ -247,14 +440,20 @@ def _poll(page_name: str, shown: tuple) -> None:
     run = st.session_state.get(running_lesson.RUNNING)
     if run is not None:
         run["stop"] = state.stop
-    if state.page and (state.page != page_name or tuple(sorted(state.state.items())) != shown):
+    target = tuple(sorted(state.state.items()))
+    if state.page and (state.page != page_name or target != shown):
+        c["want"] = (state.page, target)
+        c["catch_up"] = True  # the run this starts queues at follow_gate
         st.session_state[APPLY] = state.page
-        st.switch_page(PAGE_FILES[state.page], query_params=dict(state.state))
-    st.rerun(scope="app")
+        params = {**state.state, "class": c["code"], "student": c["student"]}
+        st.switch_page(PAGE_FILES[state.page], query_params=params)
+    if run is not None and state.stop != stop_shown:
+        c["catch_up"] = True
+        st.rerun(scope="app")
 
 
 # ---- questions inside the lesson card -------------------------------------------------------
-def class_question(lesson: Lesson, index: int, question) -> bool:
+def class_question(lesson: Lesson, index: int, question, page: PageRun) -> bool:
     """In a class, the lesson card's question goes to the room. Returns True when it handled
     the question (the card shows nothing more), False outside a class."""
     c = current()
@@ -264,17 +463,34 @@ def class_question(lesson: Lesson, index: int, question) -> bool:
         st.markdown(f"**❓ {question.prompt}**")
         st.caption("The room answers on their devices; the tally and Reveal are below.")
         return True
+    _question(lesson.question_id(index), question, page.page, _shown(page), index)
+    return True
+
+
+@st.fragment(run_every=FOLLOW_POLL_S)
+def _question(qid: str, question, page_name: str, shown: tuple, stop_shown: int) -> None:
+    """A student's question: predict, commit, and after the teacher's reveal the answer and the
+    room's tally. A fragment that also follows the teacher (`follow`): picking, committing and
+    a reveal rerun only this, not the page."""
+    c = current()
+    if c is None:
+        return
     s = store()
-    qid = lesson.question_id(index)
     try:
+        follow(page_name, shown, stop_shown)
         mine = s.get_answer(c["code"], c["student"], qid)
         revealed = s.is_revealed(c["code"], qid)
     except ClassError as e:
-        st.error(f"Class: {e}")
-        return True
+        _trouble(e)
+        hide_results()
+        return
     st.markdown(f"**❓ {question.prompt}**")
     if revealed:
-        tally = s.tally(c["code"], qid)
+        try:
+            tally = s.tally(c["code"], qid)
+        except ClassError as e:
+            _trouble(e)
+            return
         if mine is None:
             st.info(f"The answer: **{question.answer}**.")
         elif question.is_right(mine):
@@ -284,7 +500,7 @@ def class_question(lesson: Lesson, index: int, question) -> bool:
         st.markdown(question.explanation)
         st.markdown(f"**The room** ({tally.total} answers)")
         _show_tally(tally)
-        return True
+        return
     key = f"class_answer_{qid}"
     if question.kind == "choice":
         given = st.radio("Your prediction", list(question.options), index=None, key=key)
@@ -301,22 +517,27 @@ def class_question(lesson: Lesson, index: int, question) -> bool:
             s.submit_answer(c["code"], c["student"], qid, given)
             mine = given
         except ClassError as e:
-            st.error(str(e))
+            _trouble(e)
     if mine is None:
         st.caption("Commit a prediction to see the result on the page.")
         hide_results()
     else:
         st.caption(f"Committed: {mine}. Waiting for the teacher to reveal the answer.")
-    return True
 
 
 def hide_results() -> None:
-    """Predict, then reveal: the page's figures stay hidden until the student commits."""
-    st.html(
-        "<style>section.stMain [data-testid='stPlotlyChart'], section.stMain "
-        "[data-testid='stImage'], section.stMain [data-testid='stDataFrame'] "
-        "{ visibility: hidden; }</style>"
+    """Predict, then reveal: the page's figures stay hidden until the student commits.
+
+    The main area is `[data-testid="stMain"]` (a <main> in Streamlit 1.67, no longer the
+    <section> it was). The style comes with an empty element: style-only HTML goes to
+    Streamlit's event container, which a fragment's rerun does not clear, so the figures would
+    stay hidden after the commit; with the element it lives where the question's fragment drew
+    it and goes with it. tests/test_browser_class.py checks the figures' computed visibility."""
+    main = '[data-testid="stMain"]'
+    figures = ", ".join(
+        f"{main} [data-testid='{kind}']" for kind in ("stPlotlyChart", "stImage", "stDataFrame")
     )
+    st.html(f"<style>{figures} {{ visibility: hidden; }}</style><span></span>")
 
 
 # ---- links that hide or lock controls -------------------------------------------------------

@@ -70,12 +70,12 @@ def _answers() -> dict[int, Any]:
     return st.session_state[RUNNING].setdefault("answers", {})
 
 
-def _question(lesson: Lesson, index: int, stop: Stop) -> None:
+def _question(lesson: Lesson, index: int, stop: Stop, page: PageRun) -> None:
     from ui.classroom import class_question
 
     q = stop.question
     assert q is not None
-    if class_question(lesson, index, q):  # in a class the question goes to the room
+    if class_question(lesson, index, q, page):  # in a class the question goes to the room
         return
     st.markdown(f"**❓ {q.prompt}**")
     key = f"lesson_answer_{lesson.id}_{index}"
@@ -124,7 +124,7 @@ def lesson_card(page: PageRun, slot: Any) -> None:
             with st.expander("What to notice", expanded=stop.question is None):
                 st.markdown(stop.notice)
         if stop.question is not None:
-            _question(lesson, index, stop)
+            _question(lesson, index, stop, page)
         from ui.classroom import is_student_following
 
         if is_student_following():  # the teacher moves the class

@@ -7,13 +7,14 @@ import streamlit as st
 
 PRESENT = "_mmviz_keep_present"  # the same key app.py reads before set_page_config
 
+# The main area: `.stMain` (a <main> in Streamlit 1.67; `section.stMain` once, no longer).
 CSS = """<style>
-section.stMain { font-size: 1.3rem; }
-section.stMain p, section.stMain li, section.stMain label { font-size: 1.3rem !important; }
-section.stMain h1 { font-size: 3rem !important; }
-section.stMain h2, section.stMain h3 { font-size: 2.1rem !important; }
-section.stMain [data-testid="stMetricValue"] { font-size: 2.6rem !important; }
-section.stMain [data-testid="stPlotlyChart"] { min-height: 320px; }
+.stMain { font-size: 1.3rem; }
+.stMain p, .stMain li, .stMain label { font-size: 1.3rem !important; }
+.stMain h1 { font-size: 3rem !important; }
+.stMain h2, .stMain h3 { font-size: 2.1rem !important; }
+.stMain [data-testid="stMetricValue"] { font-size: 2.6rem !important; }
+.stMain [data-testid="stPlotlyChart"] { min-height: 320px; }
 </style>"""
 
 

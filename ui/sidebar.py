@@ -6,6 +6,7 @@ failing section never takes the page down.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,20 @@ import streamlit as st
 from ui.cache import cached_dataset, catalog, load_checkpoint, test_factors
 from ui.state import KEEP, RESET, PageRun
 
-
 # ---- frame ---------------------------------------------------------------------------------
+_ROUTE = threading.local()  # .active: app.py's navigation is running this thread's page now
+
+
+@contextlib.contextmanager
+def routed() -> Iterator[None]:
+    """app.py runs the page inside this, so `through_app` can tell that it did."""
+    _ROUTE.active = True
+    try:
+        yield
+    finally:
+        _ROUTE.active = False
+
+
 def through_app() -> None:
     """Run this page inside app.py's navigation even when a shared link is a fresh server's
     first request.
@@ -27,8 +40,13 @@ def through_app() -> None:
     mode off and rerunning sends the same request through app.py, whose `st.navigation` finds
     the page by its URL path; the query string is kept. Every page calls this first.
 
+    Whether app.py runs this page is known per run (`routed()`), not from the mode flag: when a
+    server restarts mid-class every student's tab reconnects at once, and several first
+    requests can start in the legacy mode before the first of them turns it off; each of them
+    must rerun, or that student sits on a page without app.py (no class, no navigation).
+
     Only a session's first run is rerun: nothing the user clicked can be pending then, while
-    a later rerun would drop a button's click (AppTest starts every run in the legacy mode).
+    a later rerun would drop a button's click.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
@@ -36,8 +54,8 @@ def through_app() -> None:
     st.session_state[f"{KEEP}routed"] = True
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False  # what st.navigation itself sets
-        if first:
-            st.rerun()
+    if first and not getattr(_ROUTE, "active", False):
+        st.rerun()
 
 
 @contextlib.contextmanager
