@@ -350,7 +350,8 @@ class LiveSession:
         except TimeoutError:
             raise TimeoutError(
                 f"not reached in {timeout_s:.0f} s; at /{self.path()}?{self.query}; sidebar "
-                f"after the last completed run: {self.finishes[-1].sidebar if self.finishes else ''}"
+                "after the last completed run: "
+                f"{self.finishes[-1].sidebar if self.finishes else ''}"
                 f" / now: {self.text('sidebar')[:800]!r}"
             ) from None
 
