@@ -84,14 +84,21 @@ def _ticks(page: Any, base: str, repeats: int) -> list[float]:
     return [_settled_ms(page, lambda: box.click(force=True)) for _ in range(repeats)]
 
 
-def _noise_slider(page: Any, base: str, repeats: int) -> list[float]:
-    _open(page, f"{base}/missing?ckpt=mvae_digits5&i=1400")
-    slider = page.locator(".st-key-noise_hand").get_by_role("slider").first
+def _slider_steps(page: Any, url: str, widget_key: str, first: str, repeats: int) -> list[float]:
+    """Move a slider one step with the keyboard, alternating `first` and the other arrow."""
+    _open(page, url)
+    slider = page.locator(f".st-key-{widget_key}").get_by_role("slider").first
+    other = "ArrowLeft" if first == "ArrowRight" else "ArrowRight"
     out = []
     for k in range(repeats):
-        key = "ArrowRight" if k % 2 == 0 else "ArrowLeft"
+        key = first if k % 2 == 0 else other
         out.append(_settled_ms(page, lambda key=key: (slider.focus(), slider.press(key))))
     return out
+
+
+def _noise_slider(page: Any, base: str, repeats: int) -> list[float]:
+    url = f"{base}/missing?ckpt=mvae_digits5&i=1400"
+    return _slider_steps(page, url, "noise_hand", "ArrowRight", repeats)
 
 
 def _sample_change(page: Any, base: str, repeats: int) -> list[float]:
@@ -101,13 +108,8 @@ def _sample_change(page: Any, base: str, repeats: int) -> list[float]:
 
 
 def _traversal_slider(page: Any, base: str, repeats: int) -> list[float]:
-    _open(page, f"{base}/traversal?ckpt=mvae_digits5&i=1400")
-    slider = page.locator(".st-key-steps").get_by_role("slider").first
-    out = []
-    for k in range(repeats):
-        key = "ArrowLeft" if k % 2 == 0 else "ArrowRight"
-        out.append(_settled_ms(page, lambda key=key: (slider.focus(), slider.press(key))))
-    return out
+    url = f"{base}/traversal?ckpt=mvae_digits5&i=1400"
+    return _slider_steps(page, url, "steps", "ArrowLeft", repeats)
 
 
 def _canvas_stroke(page: Any, base: str, repeats: int) -> list[float]:

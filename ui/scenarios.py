@@ -12,7 +12,11 @@ from ui.state import PageRun, apply_state
 
 @st.cache_data(ttl=30, show_spinner=False)
 def _scenarios(root: str) -> dict[str, list[Stop]]:
-    return load_scenarios()
+    from pathlib import Path
+
+    from mmviz.lessons import SCENARIOS_FILE
+
+    return load_scenarios(Path(root) / SCENARIOS_FILE)
 
 
 def try_these(page: PageRun) -> None:
