@@ -273,3 +273,144 @@ def bench_interpret(sizes: str = "default", seed: int = 0, num_threads: int | No
         return result
     finally:
         torch.set_num_threads(old_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Step-by-step explainers
+# ---------------------------------------------------------------------------------------------
+STEPPER_SIZES: dict[str, dict[str, Any]] = {
+    # the shipped checkpoints' sizes (mvae_digits5, mopoe_digits5, lmf/tfn_sentiment)
+    "default": {
+        "mvae": {"latent_dim": 32, "hidden": 128, "enc_layers": 2, "dec_layers": 3},
+        "mopoe": {"latent_dim": 32, "hidden": 128, "enc_layers": 2, "dec_layers": 2},
+        "mfm": {"zy_dim": 16, "za_dim": 8, "factor_dim": 32, "hidden": 64, "dec_layers": 2},
+        "fusion": {"fusion_dim": 16},
+        "rank": 4,
+        "repeats": 5,
+    },
+    "tiny": {
+        "mvae": {"latent_dim": 8, "hidden": 32, "enc_layers": 1, "dec_layers": 1},
+        "mopoe": {"latent_dim": 8, "hidden": 32, "enc_layers": 1, "dec_layers": 1},
+        "mfm": {"zy_dim": 4, "za_dim": 3, "factor_dim": 8, "hidden": 16},
+        "fusion": FUSION_SIZES["tiny"] | {"rank": 2},
+        "rank": 2,
+        "repeats": 2,
+    },
+}
+
+
+def _as_streamlit_sends(fig: Any) -> str:
+    """What `st.plotly_chart` does with a figure before sending it: a dict, then JSON."""
+    import plotly.io
+
+    return plotly.io.to_json(fig.to_dict(), validate=False)
+
+
+def _timed_ms(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """(median wall ms, median CPU ms of this process) of `fn` over `repeats` runs. CPU time
+    is what a frame costs the server; wall time also counts waiting for a busy machine."""
+    fn()  # warm-up
+    wall, cpu = [], []
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append((time.perf_counter() - w) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def bench_steppers(sizes: str = "default", seed: int = 0, num_threads: int | None = 1) -> dict:
+    """Milliseconds per frame of the step-by-step explainers (target: <= 100 ms a frame).
+
+    A frame is what a stepper's fragment does on each step: draw that step's figures and turn
+    each into the JSON `st.plotly_chart` sends. The steps themselves (`poe_steps`,
+    `lmf_rank_terms`, `tfn_blocks`) are computed once per sample and settings and cached by
+    the app: they are timed separately ("compute"). For every stepper, the median over its
+    steps of each step's median over `repeats` runs, the slowest step, and the CPU time.
+    Models at the shipped checkpoints' sizes, untrained (timings do not depend on training),
+    on random digits- and sentiment-shaped inputs; all five digits modalities observed, so
+    the MoPoE mixture has 31 components (32 steps); MFM's data flow has 5 stages.
+    """
+    from mmviz.data.random_inputs import random_sentiment_batch, sentiment_like_specs
+    from mmviz.models.fusion import LMF, TFN, FusionConfig, LMFConfig
+    from mmviz.models.mfm import MFM, MFMConfig
+    from mmviz.models.mopoe import MoPoE, MoPoEConfig
+    from mmviz.models.mvae import MVAE, MVAEConfig
+    from mmviz.plots import steppers as figs
+    from mmviz.steppers import MFM_STAGES, lmf_rank_terms, mfm_flow, poe_steps, tfn_blocks
+
+    if sizes not in STEPPER_SIZES:
+        raise ValueError(f"unknown sizes {sizes!r}; choose from: {', '.join(STEPPER_SIZES)}")
+    size = STEPPER_SIZES[sizes]
+    reps = size["repeats"]
+    old_threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        result: dict[str, Any] = {"sizes": sizes, "threads": torch.get_num_threads()}
+        gen = torch.Generator().manual_seed(seed)
+        dspecs = _digits_like_specs()
+        x = _random_inputs(dspecs, 1, gen)
+        observed = list(dspecs)
+
+        def frames(name: str, count: int, frame: Callable[[int], None]) -> None:
+            per_step = [_timed_ms(lambda s=s: frame(s), reps) for s in range(count)]
+            walls, cpus = [w for w, _ in per_step], [c for _, c in per_step]
+            result[f"{name}_frame_ms"] = statistics.median(walls)
+            result[f"{name}_frame_max_ms"] = max(walls)
+            result[f"{name}_frame_cpu_ms"] = statistics.median(cpus)
+            result[f"{name}_steps"] = count
+
+        for name, cls, cfg in (("poe", MVAE, MVAEConfig), ("mixture", MoPoE, MoPoEConfig)):
+            model = cls(cfg(seed=seed, **size["mvae" if name == "poe" else "mopoe"]), dspecs)
+            model.eval()
+            result[f"{name}_compute_ms"] = _timed_ms(
+                lambda m=model: poe_steps(m, x, observed, 0), reps
+            )[0]
+            steps = poe_steps(model, x, observed, 0)
+
+            def poe_frame(s: int, steps=steps) -> None:
+                for fig in (
+                    figs.density_figure(steps, s),
+                    figs.shares_figure(steps, s),
+                    figs.thumbnails_figure(steps, s, dspecs),
+                ):
+                    _as_streamlit_sends(fig)
+
+            frames(name, steps.steps, poe_frame)
+
+        mfm = MFM(MFMConfig(seed=seed, **size["mfm"]), dspecs).eval()
+        mate = _random_inputs(dspecs, 1, gen)
+        result["mfm_compute_ms"] = _timed_ms(lambda: mfm_flow(mfm, x, mate), reps)[0]
+        flow = mfm_flow(mfm, x, mate)
+        frames(
+            "mfm",
+            len(MFM_STAGES),
+            lambda k: _as_streamlit_sends(figs.mfm_flow_figure(flow, k, dspecs)),
+        )
+
+        specs = sentiment_like_specs()
+        one, _ = random_sentiment_batch(specs, 1, gen)
+        fusion = {k: v for k, v in size["fusion"].items() if k != "rank"}
+        lmf = LMF(LMFConfig(seed=seed, rank=size["rank"], **fusion), specs).eval()
+        tfn = TFN(FusionConfig(seed=seed, **fusion), specs).eval()
+        result["lmf_compute_ms"] = _timed_ms(lambda: lmf_rank_terms(lmf, one), reps)[0]
+        ranks = lmf_rank_terms(lmf, one)
+
+        def lmf_frame(k: int) -> None:
+            _as_streamlit_sends(figs.lmf_convergence_figure(ranks, k))
+            _as_streamlit_sends(figs.lmf_fused_figure(ranks, k))
+
+        frames("lmf", ranks.rank + 1, lmf_frame)
+        result["tfn_compute_ms"] = _timed_ms(lambda: tfn_blocks(tfn, one), reps)[0]
+        blocks = tfn_blocks(tfn, one)
+
+        def tfn_frame(k: int) -> None:
+            _as_streamlit_sends(figs.tfn_cube_figure(blocks, upto=k))
+            _as_streamlit_sends(figs.tfn_blocks_figure(blocks))
+
+        frames("tfn", len(blocks.modalities) + 1, tfn_frame)
+        result["frame_budget_ms"] = 100
+        return result
+    finally:
+        torch.set_num_threads(old_threads)

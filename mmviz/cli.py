@@ -107,6 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         evaluate=not args.no_eval,
         progress=not args.quiet,
         weights_dtype=args.weights_dtype,
+        dataset_options={"mnist_dir": args.mnist} if args.mnist else None,
     )
     if path is not None:
         print(f"saved {path}")
@@ -264,9 +265,15 @@ def _app_benchmark():
 def cmd_bench(args: argparse.Namespace) -> int:
     from mmviz import bench
 
-    fn = _app_benchmark() if args.what == "app" else getattr(bench, f"bench_{args.what}", None)
+    if args.what == "browser":
+        from ui.bench_browser import bench_browser as fn
+    else:
+        fn = _app_benchmark() if args.what == "app" else getattr(bench, f"bench_{args.what}", None)
     if fn is None:
-        raise ValueError(f"unknown benchmark {args.what!r}; choose from: fusion, interpret, app")
+        raise ValueError(
+            f"unknown benchmark {args.what!r}; choose from: fusion, interpret, steppers, app, "
+            "browser"
+        )
     _print(fn(sizes="tiny" if args.tiny else "default"), args.json)
     return 0
 
@@ -345,15 +352,26 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def cmd_lesson(args: argparse.Namespace) -> int:
     """Lessons: `check` validates files (exit 1 on a problem), `list` the lessons found,
-    `fields` what a stop's state can set on a page."""
+    `fields` what a stop's state can set on a page, `claims` the kinds of claim a stop can make
+    (`--markdown`: the tables in lessons/README.md)."""
     from mmviz import lessons, pagestate
 
     if args.action == "fields":
         pages = [args.target] if args.target else list(pagestate.PAGE_STATES)
+        if args.markdown:
+            print(lessons.fields_markdown(pages))
+            return 0
         for page in pages:
             print(f"[{page}]")
             for row in pagestate.field_table(page):
                 print(f"  {row['field']:<16} ?{row['url']:<14} {row['expects']}: {row['meaning']}")
+        return 0
+    if args.action == "claims":
+        if args.markdown:
+            print(lessons.claims_markdown())
+            return 0
+        for kind, text in lessons.claim_kinds().items():
+            print(f"{kind}\n  {text}")
         return 0
     if args.action == "list":
         good, bad = lessons.list_lessons()
@@ -394,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default="digits")
     t.add_argument("--modalities", help="comma-separated, e.g. hand,label (default: all)")
     t.add_argument("--out", required=True, help="checkpoint folder, e.g. checkpoints/my_mvae")
+    t.add_argument("--mnist", help="folder with MNIST IDX files: train on full MNIST (digits only)")
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--batch-size", type=int, default=100)
     t.add_argument("--lr", type=float, default=1e-3)
@@ -459,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=cmd_list)
 
     b = sub.add_parser("bench", help="speed benchmarks")
-    b.add_argument("what", help="fusion | interpret | app")
+    b.add_argument("what", help="fusion | interpret | steppers | app | browser")
     b.add_argument("--tiny", action="store_true")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
@@ -470,10 +489,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.set_defaults(func=cmd_app)
 
     le = sub.add_parser("lesson", help="check, list or document lessons (lessons/*.toml)")
-    le.add_argument("action", choices=["check", "list", "fields"])
+    le.add_argument("action", choices=["check", "list", "fields", "claims"])
     le.add_argument("target", nargs="?", help="check: a lesson file (default: all); fields: a page")
     le.add_argument(
         "--claims", action="store_true", help="check: also measure each claim on the models"
+    )
+    le.add_argument(
+        "--markdown", action="store_true", help="fields, claims: as the tables of lessons/README.md"
     )
     le.set_defaults(func=cmd_lesson)
 

@@ -239,6 +239,7 @@ class ReconView:
     shift: dict[str, float]
     shift_kind: dict[str, str]
     shift_none: dict[str, float] = field(default_factory=dict)
+    reference: dict[str, GroupPosterior] = field(default_factory=dict)  # q(z | full)
 
 
 def _summaries(post: dict[str, Posterior]) -> dict[str, GroupPosterior]:
@@ -272,22 +273,25 @@ def reconstruct_view(
     inputs: dict[str, Tensor],
     observed: Iterable[str] | None,
     full: Iterable[str] | None = None,
+    experts: dict[str, tuple[Tensor, Tensor]] | None = None,
 ) -> ReconView:
     """Decode every modality from the posterior mean given `observed` (one sample).
 
     `full` is the subset the shift is measured against (default: all modalities; for a user's
     own input, the modalities they gave). Raises UnsupportedSubset when the model has no
-    inference path for `observed`; a `full` it cannot encode leaves `shift` empty.
+    inference path for `observed`; a `full` it cannot encode leaves `shift` empty. `experts`:
+    a product-of-experts model's experts already computed (see `expert_outputs`), so that each
+    encoder runs once for the observed and the full posterior.
     """
     obs = model.check_observed(list(observed) if observed is not None else None)
-    post = model.encode(inputs, obs)
+    post = _encode(model, inputs, obs, experts)
     params = model.decode({g: p.mean for g, p in post.items()})
     outputs = {m: to_data_space(model.specs[m], p)[0].numpy().copy() for m, p in params.items()}
     label = model.label_modality
     probs = outputs.get(label) if label is not None else None
     try:
         ref = model.check_observed(list(full) if full is not None else None)
-        q_all = post if ref == obs else model.encode(inputs, ref)
+        q_all = post if ref == obs else _encode(model, inputs, ref, experts)
         shift, kind = posterior_shift(post, q_all)
         none = {
             g: float(
@@ -297,8 +301,25 @@ def reconstruct_view(
             if kind.get(g) == "kl"
         }
     except UnsupportedSubset:
-        shift, kind, none = {}, {}, {}
-    return ReconView(obs, outputs, _summaries(post), probs, shift, kind, none)
+        shift, kind, none, q_all = {}, {}, {}, {}
+    return ReconView(obs, outputs, _summaries(post), probs, shift, kind, none, _summaries(q_all))
+
+
+def _encode(model, inputs, observed, experts):  # noqa: ANN001, ANN202 - see reconstruct_view
+    if experts is not None and model.is_product_of_experts:
+        return model.encode(inputs, observed, experts=experts)
+    return model.encode(inputs, observed)
+
+
+@torch.inference_mode()
+def expert_outputs(
+    model: MultimodalModel, inputs: dict[str, Tensor], modalities: Iterable[str]
+) -> dict[str, tuple[Tensor, Tensor]] | None:
+    """Each modality's Gaussian expert (mean, logvar) of a product-of-experts model, computed
+    once for a page that needs several posteriors of one sample; None for other models."""
+    if not model.is_product_of_experts:
+        return None
+    return {m: model.expert(inputs, m) for m in dict.fromkeys(modalities)}
 
 
 def supported_subsets(model: MultimodalModel) -> list[list[str]] | None:
@@ -405,14 +426,19 @@ def mixture_view(
 
 
 @torch.inference_mode()
-def poe_view(model: MultimodalModel, inputs: dict[str, Tensor], observed: Iterable[str]) -> PoEView:
+def poe_view(
+    model: MultimodalModel,
+    inputs: dict[str, Tensor],
+    observed: Iterable[str],
+    experts: dict[str, tuple[Tensor, Tensor]] | None = None,
+) -> PoEView:
     """Experts of one sample: T_i = 1/sigma_i^2, T = 1 + sum_i T_i, mu = sum_i T_i mu_i / T."""
     if not has_experts(model):
         raise UnsupportedSubset(
             f"{model.name} has no product-of-experts posterior to take apart (only the MVAE)"
         )
     obs = model.check_observed(list(observed))
-    mus, logvars = model.expert_params(inputs, obs)  # (E, 1, d)
+    mus, logvars = model.expert_params(inputs, obs, experts)  # (E, 1, d)
     mu = torch.cat([mus[:, 0], torch.zeros_like(mus[:1, 0])]).double()
     lv = torch.cat([logvars[:, 0], torch.zeros_like(logvars[:1, 0])]).double()
     # shares in log space, as stats.product_of_experts does: no overflow for sharp experts

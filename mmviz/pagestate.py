@@ -393,6 +393,19 @@ class MissingState(PageState):
     noise: dict[str, float] | None = param(
         "noise", Levels(Float(0.0, 1.0)), "damage level per modality (0..1)"
     )
+    step_dim: int | None = param(
+        "sdim", Int(0), "product-of-experts stepper: the latent dimension shown"
+    )
+    step: int | None = param(
+        "step", Int(0), "product-of-experts stepper: the step shown (0 = the prior alone)"
+    )
+    stage: int | None = param(
+        "stage", Int(0, 4), "MFM data flow: the stage shown (0 inputs .. 4 swap)"
+    )
+    partner: int | None = param("mate", Int(0), "MFM data flow: test position of the swap partner")
+    swap: tuple[str, ...] | None = param(
+        "swap", MODALITIES, "MFM data flow: modalities whose Z_a comes from the partner"
+    )
 
 
 @dataclass(frozen=True)
@@ -446,7 +459,7 @@ class AttributionsState(PageState):
     sample: int | None = SAMPLE
     source: str | None = SOURCE
     target: str | None = param("target", Choice(*ATTRIBUTION_TARGETS), "what is explained")
-    class_index: int | None = param("class", Int(0), "target 'class': the class explained")
+    class_index: int | None = param("cls", Int(0), "target 'class': the class explained")
     generated: str | None = param("gen", Text(), "target 'generated': the generated modality")
     generated_class: int | None = param(
         "genclass", Int(-1), "target 'generated': the class (-1: the generated one)"
@@ -490,6 +503,16 @@ class FusionLabState(PageState):
     )
     fused: int | None = param("dh", Int(1, 256), "size of the fused vector")
     rank: int | None = param("rank", Int(1, 64), "LMF rank")
+    cube: str | None = param("cube", Text(), "stepper: the checkpoint whose tensor is taken apart")
+    upto: int | None = param(
+        "tfnk", Int(0, 6), "stepper: interactions shown up to this order (0 constant, 3 trimodal)"
+    )
+    ranks_added: int | None = param("lmfk", Int(0, 64), "stepper: LMF rank-one terms added")
+    rank_order: str | None = param(
+        "lmforder",
+        Choice("index", "largest"),
+        "stepper: add LMF's terms as stored or largest first",
+    )
 
 
 @dataclass(frozen=True)
@@ -503,6 +526,10 @@ class ReproductionsState(PageState):
     page: ClassVar[str] = "reproductions"
     title: ClassVar[str] = "Reproductions"
 
+
+# query parameters the app itself reads on every page (ui/classroom.py, ui/present.py): no
+# page field may use them
+APP_PARAMS = ("class", "hide", "lock", "present")
 
 PAGE_STATES: dict[str, type[PageState]] = {
     cls.page: cls

@@ -208,8 +208,10 @@ def run_training(
     evaluate: bool = True,
     progress: bool = True,
     weights_dtype: str = "float32",
+    dataset_options: dict[str, Any] | None = None,
 ) -> Path | None:
     """Train `model_name` on `dataset` and write the checkpoint to `out` (rank 0 only).
+    `dataset_options` go to load_dataset (e.g. `mnist_dir`: full MNIST from IDX files).
 
     weights_dtype "float16" stores the weights at half precision (half the file); they are
     rounded before the checkpoint is written and evaluated, so its metrics are the file's.
@@ -219,7 +221,7 @@ def run_training(
     check_weights_dtype(weights_dtype)  # fail before training, not after
 
     settings = settings or TrainSettings()
-    ds = load_dataset(dataset, modalities, seed=0)
+    ds = load_dataset(dataset, modalities, seed=0, **(dataset_options or {}))
     model = build_model(model_name, ds, overrides, seed=settings.seed)
     t0 = time.perf_counter()
     history = train_model(model, ds, settings, progress=progress)

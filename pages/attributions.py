@@ -13,8 +13,10 @@ from mmviz.models import UnsupportedSubset
 from mmviz.plots import attributions as figs
 from ui.cache import attribution, digest, shapley
 from ui.inputs import own_sample
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     guard,
@@ -48,6 +50,7 @@ explainer(
     "$v(S)$ is the target when the model sees only the modalities in $S$ (its own "
     "missing-modality path). With a handful of modalities it is computed exactly.",
 )
+try_these(page)
 
 
 def parameter_value(p, text: str | None):
@@ -387,7 +390,7 @@ if result.index is not None and kind in ("prediction", "generated"):
 order = list(model.modalities)
 s1, s2 = st.columns(2)
 with s1:
-    st.plotly_chart(
+    chart(
         figs.shares_figure(result.shares, order, f"share of |attribution| · {method}"),
         key="att_shares",
         config=CHART,
@@ -408,7 +411,7 @@ with s2:
         )
     elif sv is not None:
         check = rep.shapley_check(sv.values, sv.v_all, sv.v_empty)
-        st.plotly_chart(
+        chart(
             figs.shapley_figure(sv.values, sv.v_all, sv.v_empty, order),
             key="att_shapley",
             config=CHART,
@@ -445,7 +448,7 @@ for m in [m for m in model.modalities if m in result.per_modality]:
         if spec_m.kind in ("image", "spectrogram"):
             c1, c2 = st.columns([2, 3])
             with c1:
-                st.plotly_chart(
+                chart(
                     figs.overlay_figure(inputs[m][0].numpy(), a, spec_m, m),
                     key=f"att_{m}",
                     config=CHART,
@@ -456,7 +459,7 @@ for m in [m for m in model.modalities if m in result.per_modality]:
             )
         elif spec_m.kind == "tokens":
             w, v = rep.token_words(inputs[m][0].numpy(), a, spec_m.vocab)
-            st.plotly_chart(
+            chart(
                 figs.words_figure(w, v, f"{m}: words coloured by attribution"),
                 key=f"att_{m}",
                 config=CHART,
@@ -466,7 +469,7 @@ for m in [m for m in model.modalities if m in result.per_modality]:
             info_names = ds.info.get(f"{m}_features")
             if isinstance(info_names, list):
                 names = info_names
-            st.plotly_chart(
+            chart(
                 figs.sequence_figure(
                     a, names, words, f"{m}: per time step (top) and per feature (below)"
                 ),

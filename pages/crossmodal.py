@@ -8,12 +8,15 @@ import streamlit as st
 from mmviz import explore, plots
 from ui.cache import cross_modal, digest, oracle_judges, sound_bytes
 from ui.inputs import own_sample
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     generative_only,
     guard,
+    listen,
     page_checkpoint,
     show_value,
     through_app,
@@ -40,6 +43,7 @@ explainer(
     "pixel sample). MFM's codes are points: its shared factor comes from the condition, and a "
     "missing modality's own style factor is drawn from the prior.",
 )
+try_these(page)
 
 info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model
@@ -154,7 +158,7 @@ with guard("Coherence"):
             st.caption("Drawn from the prior: " + ", ".join(f"`{g}`" for g in view.prior_groups))
     with c2:
         if view.agreement:
-            st.plotly_chart(
+            chart(
                 plots.agreement_figure(view.agreement, "fraction of draws that agree"),
                 key="agreement",
                 config=CHART,
@@ -162,6 +166,8 @@ with guard("Coherence"):
 
 # ---- samples --------------------------------------------------------------------------------
 st.subheader(f"{n} draws per modality")
+# downloads are named after the view: checkpoint, sample, condition, draws, seed
+stem = f"mmviz-{info.id}-i{choice.position}-{'+'.join(cond)}-n{n}-seed{seed}"
 for m in model.modalities:
     spec = ds.specs[m]
     tag = "given (reconstructed)" if m in cond else "generated"
@@ -176,7 +182,7 @@ for m in model.modalities:
             else [f"#{k + 1}" for k in range(n)]
         )
         if plots.is_pictorial(spec):
-            st.plotly_chart(
+            chart(
                 plots.draws_figure(
                     view.samples[m],
                     spec,
@@ -186,13 +192,29 @@ for m in model.modalities:
                 key=f"draws_{m}",
                 config=CHART,
             )
+            st.download_button(
+                f"⬇ {m}: the {n} draws (PNG)",
+                data=lambda m=m, spec=spec: plots.draws_png(view.samples[m], spec),
+                file_name=f"{stem}-{m}.png",
+                mime="image/png",
+                on_click="ignore",
+                key=f"dl_{m}",
+            )
             if spec.kind == "spectrogram":
-                st.audio(sound_bytes(view.samples[m][0, 0].astype(np.float32)), format="audio/wav")
+                listen(f"draws_{m}", view.samples[m][0, 0].astype(np.float32))
                 st.caption("the first draw, via Griffin-Lim")
+                st.download_button(
+                    f"⬇ {m}: the first draw (WAV)",
+                    data=lambda m=m: sound_bytes(view.samples[m][0, 0].astype(np.float32)),
+                    file_name=f"{stem}-{m}-1.wav",
+                    mime="audio/wav",
+                    on_click="ignore",
+                    key=f"dl_wav_{m}",
+                )
         elif spec.kind == "categorical":
             mean = view.samples[m].mean(axis=0)
             st.markdown(f"**{m}** · {tag}")
-            st.plotly_chart(
+            chart(
                 plots.probability_figure(
                     mean,
                     list(spec.vocab or []),
@@ -208,6 +230,14 @@ for m in model.modalities:
             rows = [explore.tokens_to_text(s, spec) or "∅" for s in view.samples[m]]
             st.dataframe(
                 {"draw": list(range(1, n + 1)), m: rows, "oracle": verdict}, hide_index=True
+            )
+            st.download_button(
+                f"⬇ {m}: the {n} draws (.txt)",
+                data="\n".join(rows) + "\n",
+                file_name=f"{stem}-{m}.txt",
+                mime="text/plain",
+                on_click="ignore",
+                key=f"dl_{m}",
             )
 
 page.finish()

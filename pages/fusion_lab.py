@@ -22,8 +22,10 @@ from ui.cache import (
     results_file,
 )
 from ui.inputs import own_sample
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     guard,
@@ -56,6 +58,7 @@ explainer(
     "signal-to-noise ratio (SNR, in dB: 0 dB is as much noise as signal) and see which "
     "model holds on.",
 )
+try_these(page)
 
 
 def applies(i) -> str | None:
@@ -184,7 +187,7 @@ with guard("The utterance"):
             names = lab.feature_names(ds.info, m, x.shape[-1])
             note = "" if m in observed else " · off: the models use its training mean"
             snr_note = f" · SNR {snr[m]:g} dB" if m in snr else ""
-            st.plotly_chart(
+            chart(
                 figs.traces_figure(
                     x,
                     names,
@@ -213,7 +216,7 @@ elif models:
             truth,
             inputs,
         )
-        st.plotly_chart(
+        chart(
             figs.scores_figure(table, truth, "score as set vs clean"),
             key="lab_scores",
             config=CHART,
@@ -319,7 +322,7 @@ if st.button("Check against the modules now", key="lab_check"):
 f1, f2 = st.columns(2)
 with f1:
     ranks = sorted({1, 2, 4, 8, 16, 32, 64, rank})
-    st.plotly_chart(
+    chart(
         figs.params_figure(
             lab.params_vs_rank(list(dims.values()), d_h, ranks),
             "rank",
@@ -330,7 +333,7 @@ with f1:
         config=CHART,
     )
 with f2:
-    st.plotly_chart(
+    chart(
         figs.params_figure(
             lab.params_vs_size(list(dims.values()), d_h, rank),
             "scale",
@@ -353,7 +356,7 @@ with guard("Fusion benchmark"):
             "(a few minutes on a CPU), then reload."
         )
     else:
-        st.plotly_chart(
+        chart(
             figs.bench_figure(bench["ratios"], "LMF vs TFN, measured here"),
             key="lab_bench",
             config=CHART,
@@ -409,7 +412,7 @@ with guard("Rank study"):
         )
     else:
         summary = lab.rank_summary(rows)
-        st.plotly_chart(
+        chart(
             figs.rank_figure(summary, rows, "binary accuracy (test) against rank"),
             key="lab_rank_fig",
             config=CHART,
@@ -430,7 +433,7 @@ with guard("Accuracy per recipe"):
         )
     else:
         kinds = {c: m.name for c, m in models.items()}
-        st.plotly_chart(
+        chart(
             figs.interaction_figure(inter, kinds, "acc2 per recipe (test split)"),
             key="lab_recipes",
             config=CHART,
@@ -439,5 +442,10 @@ with guard("Accuracy per recipe"):
             "Synergy (sarcasm) needs the words *and* the voice or face together; "
             "negation needs word order. Late fusion cannot model the first."
         )
+
+# ---- step by step: TFN's cube by blocks, LMF one rank at a time ----------------------------------
+from ui.steppers import fusion_stepper  # noqa: E402 - the page's own block, kept self-contained
+
+fusion_stepper(page, models, info.id, noisy, observed)
 
 page.finish()

@@ -84,7 +84,7 @@ CARD_LINKS = {
 def lesson_picker() -> None:
     """Every lesson in lessons/ with a Start button; a broken file is named with its problem
     and the others still work."""
-    from mmviz.lessons import list_lessons
+    from mmviz.lessons import CheckpointMissing, list_lessons
     from ui import classroom
     from ui import lesson as running_lesson
 
@@ -117,7 +117,10 @@ def lesson_picker() -> None:
                 with guard("Starting the class"):
                     classroom.teach(lesson)
     for name, why in bad.items():
-        st.error(f"Lesson `{name}` cannot be used: {why}")
+        if isinstance(why, CheckpointMissing):
+            st.caption(f"Lesson `{name}` needs checkpoints this folder does not have: {why}")
+        else:
+            st.error(f"Lesson `{name}` cannot be used: {why}")
     with st.form("join_class", border=True):
         st.markdown("**🎓 Join a class**: type the code your teacher shows.")
         code = st.text_input("Class code", placeholder="e.g. K7MX-3QRP", key="join_code")

@@ -13,6 +13,7 @@ from mmviz import explore
 from mmviz import report as rep
 from mmviz.fusionlab import words_of
 from mmviz.plots import information as figs
+from mmviz.views.information import gradient_maps
 from ui.cache import (
     catalog,
     checkpoint_files,
@@ -22,8 +23,10 @@ from ui.cache import (
     mfm_gradients_sample,
     mfm_information,
     pid_table,
+    test_images,
 )
-from ui.sidebar import CHART, choose_sample, explainer, guard, page_checkpoint, through_app
+from ui.scenarios import try_these
+from ui.sidebar import CHART, chart, choose_sample, explainer, guard, page_checkpoint, through_app
 from ui.state import PageRun
 
 through_app()
@@ -56,6 +59,7 @@ explainer(
     "tells (unique) and what only both together tell (synergy); the sentiment recipes build "
     "each kind in on purpose, so the measured split can be checked against the truth.",
 )
+try_these(page)
 
 
 def applies(i) -> str | None:
@@ -100,7 +104,7 @@ else:
             info.id,
             LIMIT,
         )
-        st.plotly_chart(
+        chart(
             figs.mi_heatmap(
                 res.mi.normalized,
                 f"{info.id}: MI(dimension; factor) / H(factor) · estimator: {res.mi.estimator}",
@@ -131,7 +135,7 @@ else:
                 f"**Every generative checkpoint of `{info.dataset}`** ({LIMIT} test samples each)"
             )
             st.dataframe(table.style.format(precision=3), key="info_table")
-            st.plotly_chart(
+            chart(
                 figs.metric_bars(
                     table,
                     ["MIG", "SAP", "DCI disentanglement"],
@@ -170,7 +174,7 @@ else:
     )
     with guard("MFM information"):
         table = timed(f"I(F; X^) over {MFM_N} test samples", mfm_information, info.id, MFM_N, est)
-        st.plotly_chart(
+        chart(
             figs.factor_information_figure(
                 table, "information about each generated modality (nats)"
             ),
@@ -209,7 +213,7 @@ else:
                 f"{i}·{w}" for i, w in enumerate(words_of(x[tok][0].numpy(), ds.specs[tok].vocab))
             ]
         if curves:
-            st.plotly_chart(
+            chart(
                 figs.gradient_time_figure(
                     {
                         "average": {m: avg[m] for m in curves},
@@ -222,14 +226,28 @@ else:
                 config=CHART,
             )
         for m in sorted(maps, key=inputs_m.index):
-            st.plotly_chart(
-                figs.gradient_map_figure(
-                    {f"{m}: average": avg[m], f"{m}: sample {choice.position}": one[m]},
-                    f"‖∂F_y/∂{m}‖² per pixel",
-                ),
+            shown = gradient_maps(
+                {f"{m}: average": avg[m], f"{m}: sample {choice.position}": one[m]},
+                test_images(ds.name, m),
+            )
+            chart(
+                figs.gradient_map_figure(shown.maps, f"‖∂F_y/∂{m}‖² per pixel"),
                 key=f"info_grad_{m}",
                 config=CHART,
             )
+            notes = []
+            if shown.blank_pixels:
+                notes.append(
+                    f"grey: the {shown.blank_pixels} pixels that are blank in every test image "
+                    "(their gradients come from weights no data ever moved)"
+                )
+            if shown.smoothed:
+                notes.append(
+                    f"smoothed over 2×2 pixels: {shown.checkerboard_share:.0%} of the raw map "
+                    "alternated from pixel to pixel, as a strided convolution's gradient does"
+                )
+            if notes:
+                st.caption(f"`{m}`: " + "; ".join(notes) + ".")
         rest = [m for m in avg if m not in curves and m not in maps]
         if rest:
             st.caption(
@@ -250,7 +268,7 @@ else:
         pid = timed(
             "BROJA PID of every modality pair per recipe (test split)", pid_table, ds.name, "broja"
         )
-        st.plotly_chart(
+        chart(
             figs.pid_figure(
                 pid,
                 "PID terms (bits) per recipe; above each bar: "
@@ -304,7 +322,7 @@ else:
                 "with `python -m mmviz eval <id>`."
             )
         else:
-            st.plotly_chart(
+            chart(
                 figs.missing_drop_figure(drop, "acc2 lost (from meta.json metrics 'missing')"),
                 key="info_drop",
                 config=CHART,

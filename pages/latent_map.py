@@ -7,8 +7,10 @@ import streamlit as st
 
 from mmviz import explore, plots
 from ui.cache import latent_map
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     generative_only,
@@ -38,6 +40,7 @@ explainer(
     "their joint one (star): short lines mean each modality alone already lands where all of "
     "them do. Click a dot to decode it in every modality.",
 )
+try_these(page)
 
 info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model
@@ -178,7 +181,7 @@ fig = plots.latent_map_figure(
     title,
     positions=np.searchsorted(test, lm.index),
 )
-st.plotly_chart(fig, key="map", on_select="rerun", selection_mode="points", config=CHART)
+chart(fig, key="map", on_select="rerun", selection_mode="points", config=CHART)
 if lm.links and len(lm.links[0][2]) < len(explore.input_modalities(model)):
     st.caption(
         "Some single-modality posteriors are missing: this model cannot infer from "

@@ -6,11 +6,14 @@ import numpy as np
 import streamlit as st
 
 from mmviz import explore, plots
-from mmviz.models import UnsupportedSubset
+from mmviz.views.missing import build_missing_view
+from mmviz.views.missing import damage as damage_inputs
 from ui.cache import catalog, load_model
 from ui.inputs import own_sample
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     generative_only,
@@ -41,6 +44,7 @@ explainer(
     "points, so the distance between codes is shown. Add noise to an input to see how robust "
     "inference is.",
 )
+try_these(page)
 
 info, ck, ds = page_checkpoint(page, generative_only)
 model = ck.model
@@ -170,18 +174,13 @@ for col, m in zip(cols, shown, strict=True):
             noise[m] = level
 page.publish("observed", tuple(observed))
 page.publish("noise", {m: round(v, 2) for m, v in noise.items()})
-damaged = {
-    m: explore.corrupt(x, ds.specs[m], noise.get(m, 0.0), damage, seed=0) if m in ds.specs else x
-    for m, x in inputs.items()
-}
-
 if not observed:
     st.info("Tick at least one modality: with nothing observed the model only has its prior.")
     page.stop()
 
 
 # ---- one model -----------------------------------------------------------------------------
-def observed_row(model, key: str) -> None:
+def observed_row(model, damaged, key: str) -> None:
     cols = st.columns(len(model.modalities))
     for col, m in zip(cols, model.modalities, strict=True):
         with col:
@@ -204,19 +203,22 @@ def output_row(model, view: explore.ReconView, key: str) -> None:
             show_value(m, ds.specs[m], view.outputs[m], f"{key}_out_{m}", truth=truth)
 
 
+built = None
+with guard("Reconstruction", model):
+    full = [m for m in given if m in model.input_modalities] if choice.own else None
+    built = build_missing_view(model, inputs, observed, noise, damage, full, ds.specs)
+damaged = built.damaged if built is not None else damage_inputs(inputs, ds.specs, noise, damage)
+
 st.subheader(f"Observed inputs · {info.id}")
 with guard("Observed inputs"):
-    observed_row(model, "one")
+    observed_row(model, damaged, "one")
 
-st.subheader("Reconstruction and generation")
 view = None
-with guard("Reconstruction", model):
-    obs_model = [m for m in observed if m in model.modalities]
-    if not obs_model:
-        raise UnsupportedSubset(f"{info.id} observes none of the ticked modalities")
-    full = [m for m in given if m in explore.input_modalities(model)] if choice.own else None
-    view = explore.reconstruct_view(model, damaged, obs_model, full)
-    output_row(model, view, "one")
+if built is not None:
+    st.subheader("Reconstruction and generation")
+    view = built.recon
+    with guard("Reconstruction", model):
+        output_row(model, view, "one")
 
 if view is not None:
     st.subheader("The posterior")
@@ -254,22 +256,17 @@ if view is not None:
                 k = int(np.argmax(view.probs))
                 st.metric("predicted class", f"{k}", f"{view.probs[k]:.0%} sure", delta_color="off")
         with c2:
-            if explore.has_experts(model):
-                pv = explore.poe_view(model, damaged, view.observed)
+            if (pv := built.experts) is not None:
                 d = pv.means.shape[1]
-                dims = (
-                    list(range(d))
-                    if d <= 16
-                    else sorted(np.argsort(-pv.precisions[:-1].sum(0))[:16].tolist())
-                )
-                st.plotly_chart(
+                dims = built.dims
+                chart(
                     plots.shares_figure(
                         pv.names, pv.share_total, "share of the precision (mean over dimensions)"
                     ),
                     key="shares",
                     config=CHART,
                 )
-                prior_wins = int((pv.shares[-1] > 0.5).sum())
+                prior_wins = built.prior_wins
                 st.caption(
                     f"The prior N(0, I) is one of the experts, with precision 1 in every "
                     f"dimension, so it keeps a share however many modalities are observed: here "
@@ -278,7 +275,7 @@ if view is not None:
                     "modalities say little about (their experts are vaguer than the prior); "
                     "in the others the modalities decide."
                 )
-                st.plotly_chart(
+                chart(
                     plots.experts_figure(
                         pv.names,
                         pv.means,
@@ -292,16 +289,16 @@ if view is not None:
                     key="experts",
                     config=CHART,
                 )
-            elif (mv := explore.mixture_view(model, damaged, view.observed)) is not None:
+            elif (mv := built.mixture) is not None:
                 d = mv.means.shape[1]
-                dims = list(range(d)) if d <= 16 else list(range(16))
+                dims = built.dims
                 shown = "" if len(mv.names) == mv.total else f", {len(mv.names)} shown"
                 st.caption(
                     f"The posterior is a mixture of {mv.total} components, each weighing "
                     f"1/{mv.total}{shown}: a draw picks one component, then samples it, so no "
                     "single precise expert can take the posterior over."
                 )
-                st.plotly_chart(
+                chart(
                     plots.experts_figure(
                         mv.names,
                         mv.means,
@@ -317,13 +314,15 @@ if view is not None:
                     config=CHART,
                 )
             else:
-                q_all = explore.reconstruct_view(model, damaged, full).posterior
+                q_all = view.reference
                 for g, p in view.posterior.items():
+                    if g not in q_all:
+                        continue
                     if p.std is None and q_all[g].std is None:  # a deterministic encoder
                         a, b, what = f"{g}(observed)", f"{g}(all)", "code (a point, no std)"
                     else:
                         a, b, what = "q(· | observed)", "q(· | all)", "posterior mean ± std"
-                    st.plotly_chart(
+                    chart(
                         plots.posterior_figure(
                             {a: p.mean, b: q_all[g].mean},
                             {a: p.std, b: q_all[g].std},
@@ -351,7 +350,7 @@ if compare:
             tag = "observed" if m in observed else "generated"
             if plots.is_pictorial(spec):
                 grid = np.stack([ok[cid].outputs[m] for cid in have])[None]
-                st.plotly_chart(
+                chart(
                     plots.grid_figure(
                         grid,
                         spec,
@@ -374,5 +373,12 @@ if compare:
                 st.markdown(f"**{m}** ({tag})")
                 st.dataframe({"checkpoint": have, m: texts}, hide_index=True)
         st.caption("Compared: " + ", ".join(names))
+
+# ---- step by step: the product of experts (or mixture) one expert at a time; MFM data flow ---
+if view is not None:
+    from ui.steppers import mfm_stepper, poe_stepper
+
+    poe_stepper(page, info.id, model, damaged, view.observed, ds.specs)
+    mfm_stepper(page, info.id, model, damaged, view.observed, ds, choice.position)
 
 page.finish()

@@ -9,7 +9,7 @@ import streamlit as st
 from mmviz import report as rep
 from mmviz.plots import report as figs
 from ui.cache import checkpoint_files, provenance
-from ui.sidebar import CHART, choose_checkpoint, explainer, guard, through_app
+from ui.sidebar import CHART, chart, choose_checkpoint, explainer, guard, through_app
 from ui.state import PageRun
 
 through_app()
@@ -70,7 +70,7 @@ with guard("Training curves"):
     if not curves:
         st.info("meta.json records no training curves for this checkpoint.")
     else:
-        st.plotly_chart(
+        chart(
             figs.curves_figure(curves, "loss per epoch (solid: training, dashed: validation)"),
             key="rep_curves",
             config=CHART,
@@ -117,7 +117,7 @@ else:
                 "their training mean (no surrogate)",
                 "missing": "binary accuracy per observed subset (the others missing)",
             }[t.metric]
-            st.plotly_chart(
+            chart(
                 figs.robustness_heatmap(t.table, t.modalities, title),
                 key=f"rep_robust_{t.metric}",
                 config=CHART,
@@ -126,7 +126,7 @@ else:
                 st.caption(f"`{subset}`: not supported: {why}")
         per_recipe = rep.interaction_robustness(metrics, inputs)
         if per_recipe is not None:
-            st.plotly_chart(
+            chart(
                 figs.interaction_robustness_heatmap(
                     per_recipe, "binary accuracy per observed subset and interaction recipe"
                 ),
@@ -145,7 +145,7 @@ else:
         ):
             if isinstance(metrics.get(k), dict) and metrics[k]:
                 mat = rep.coherence_matrix(metrics[k])
-                st.plotly_chart(figs.coherence_heatmap(mat, title), key=f"rep_{k}", config=CHART)
+                chart(figs.coherence_heatmap(mat, title), key=f"rep_{k}", config=CHART)
     with guard("Log-likelihoods"):
         ll = rep.loglik_table(metrics)
         if not ll.empty:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from mmviz import paths, studies
 from mmviz.plots.studies import study_figure
-from ui.sidebar import CHART, explainer, guard, through_app
+from ui.sidebar import CHART, chart, explainer, guard, through_app
 from ui.state import PageRun
 
 through_app()
@@ -90,7 +90,7 @@ for name, s in studies.STUDIES.items():
             )
         fig = study_figure(r)
         if fig is not None:
-            st.plotly_chart(fig, key=f"study_{name}", config=CHART)
+            chart(fig, key=f"study_{name}", config=CHART)
         icon, words = VERDICT_BADGE[r["verdict"]]
         st.markdown(f"#### {icon} Verdict: {r['verdict']}")
         st.markdown(f"{words} Why: {r.get('verdict_reason', '')}.")

@@ -7,8 +7,10 @@ import streamlit as st
 
 from mmviz import explore, plots
 from ui.cache import digest, dimension_activity, row_sound, traversal
+from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
+    chart,
     choose_sample,
     explainer,
     generative_only,
@@ -35,6 +37,7 @@ explainer(
     "Values are in prior standard deviations: the prior is $N(0, I)$, so $\\pm 3$ covers almost "
     "all of it. Dimensions the encoder never uses (low *activity*, below) change nothing.",
 )
+try_these(page)
 
 
 def applies(info) -> str | None:
@@ -177,7 +180,7 @@ if activity is not None:
             "Variance of each dimension's posterior mean over 500 test samples: near 0 means "
             "the encoder ignores it (a collapsed dimension)."
         )
-        st.plotly_chart(plots.activity_figure(activity, dims), key="activity", config=CHART)
+        chart(plots.activity_figure(activity, dims), key="activity", config=CHART)
 
 if not dims:
     st.info("Pick at least one dimension.")
@@ -230,7 +233,7 @@ if mode in ("grid", "sweep"):
         spec = ds.specs[m]
         with guard(f"{m}"):
             if plots.is_pictorial(spec):
-                st.plotly_chart(
+                chart(
                     plots.grid_figure(grid.outputs[m], spec, row_labels, col_labels, m),
                     key=f"grid_{m}",
                     config=CHART,
@@ -270,7 +273,7 @@ else:
                 " · ".join(f"{m}: {cell_text(m, grid.outputs[m][0, j])}" for m in others)
             )
         st.caption("Left to right: " + ", ".join(pictorial) + ". Press ▶ or drag the slider.")
-        st.plotly_chart(
+        chart(
             plots.animation_figure(
                 frames,
                 [f"{v:+.2f}" for v in values],

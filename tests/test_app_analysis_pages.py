@@ -595,6 +595,8 @@ def downloads(at: AppTest, media: dict[str, bytes]) -> dict[str, bytes]:
     """Download buttons' contents by element key."""
     out = {}
     for b in at.get("download_button"):
+        if not b.proto.url:  # deferred (made on click): the view's figures
+            continue
         fid = b.proto.url.rsplit("/", 1)[-1].split(".")[0]
         out[b.proto.id.rsplit("-", 1)[-1]] = media[fid]
     return out

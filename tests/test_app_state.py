@@ -122,3 +122,65 @@ def test_a_link_changed_later_in_the_session_wins_over_the_widgets():
     at.query_params["steps"] = "3"
     at.run()
     assert widget(at, "slider", "steps").value == 3
+
+
+def test_the_sample_finder_shows_a_sample_of_the_chosen_class():
+    from mmviz.data import load_dataset
+
+    classes = load_dataset("digits").factor_table("test")["class"].to_numpy()
+    at = open_page("pages/missing.py", ckpt="mvae_tiny5")
+    widget(at, "selectbox", "find_class").set_value(7)
+    at.run()
+    pick = widget(at, "selectbox", "find_pick")
+    options = [int(o) for o in pick.options]
+    assert options and all(classes[p] == 7 for p in options)
+    pick.set_value(options[2])
+    at.run()
+    [b for b in at.button if b.key == "find_show"][0].click()
+    at.run()
+    assert_clean(at)
+    shown = widget(at, "number_input", "sample").value
+    assert shown == options[2] and classes[shown] == 7
+    assert at.query_params["i"] == str(shown)
+
+
+def test_charts_keep_a_trimmed_toolbar_that_saves_pngs():
+    """Issue 19: figures can be taken away: plotly's toolbar is on (on hover), with a PNG
+    download at 3x and without the buttons that do nothing useful here."""
+    at = open_page("pages/missing.py", ckpt="mvae_tiny5")
+    import json
+
+    configs = [json.loads(c.proto.config) for c in at.get("plotly_chart")]
+    assert configs
+    for config in configs:
+        assert config.get("displayModeBar") != False  # noqa: E712 - the toolbar is not hidden
+        assert config["toImageButtonOptions"]["scale"] == 3
+        assert "lasso2d" in config["modeBarButtonsToRemove"]
+
+
+def test_the_views_figures_export_as_one_html_file_naming_the_state():
+    from mmviz.pagestate import TraversalState
+    from ui.state import figures_html
+
+    at = open_page("pages/traversal.py", ckpt="mvae_tiny5", steps="4")
+    assert_clean(at)
+    assert any(b.label.startswith("⬇ This view's") for b in at.get("download_button"))
+    import plotly.graph_objects as go
+
+    page = figures_html(
+        "Latent traversal",
+        TraversalState(ckpt="mvae_tiny5", steps=4),
+        "http://x/traversal?ckpt=mvae_tiny5&steps=4",
+        [("grid_hand", go.Figure(go.Bar(y=[1, 2])))],
+    )
+    assert "<td>ckpt</td><td>mvae_tiny5</td>" in page and "<td>steps</td><td>4</td>" in page
+    assert "http://x/traversal?ckpt=mvae_tiny5&amp;steps=4" in page
+    assert page.count("<script") >= 2 and "grid_hand" in page  # plotly.js inline + the figure
+
+
+def test_generated_draws_can_be_downloaded_named_after_the_view():
+    at = open_page("pages/crossmodal.py", ckpt="mvae_tiny5", i="3", n="4", seed="2")
+    assert_clean(at)
+    names = [b.label for b in at.get("download_button")]
+    assert any(n.startswith("⬇ hand: the 4 draws (PNG)") for n in names), names
+    assert any("(.txt)" in n for n in names) and any("(WAV)" in n for n in names)

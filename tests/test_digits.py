@@ -550,3 +550,20 @@ def test_preview_handles_sequences_tokens_and_a_real_valued_target():
     )
     word = np.asarray(render_cell(np.int64(1), specs["mood"]))
     assert (blank < 128).sum() == 0 and (word < 128).sum() > 20
+
+
+def test_train_takes_an_mnist_folder_like_data_does(idx_dir, tmp_path, monkeypatch):
+    """`mmviz train --mnist DIR` trains on the digits built from those IDX files (its dataset
+    version is theirs, not the shipped one's)."""
+    import json
+
+    from mmviz.cli import main
+
+    monkeypatch.setenv("MMVIZ_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "mvae_idx"
+    args = ["train", "mvae", "--modalities", "hand,label", "--out", str(out), "--epochs", "1",
+            "--max-steps", "2", "--no-eval", "--quiet", "--mnist", str(idx_dir)]  # fmt: skip
+    assert main(args) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["dataset_version"] == load_digits(mnist_dir=idx_dir).version
+    assert meta["dataset_version"] != load_digits().version

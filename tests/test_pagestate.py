@@ -87,6 +87,7 @@ def test_url_round_trip_of_random_states(page, data):
 def test_each_page_has_distinct_url_parameters(page):
     urls = [f.url for f in ps.PAGE_STATES[page].fields()]
     assert len(urls) == len(set(urls))
+    assert not set(urls) & set(ps.APP_PARAMS)  # ?class= joins a class, ?hide= hides controls
     plain = [u for f, u in zip(ps.PAGE_STATES[page].fields(), urls, strict=True) if not f.prefixed]
     for f in ps.PAGE_STATES[page].fields():  # a prefix must not swallow another parameter
         if f.prefixed:
@@ -163,3 +164,31 @@ def test_attribution_targets_match_the_report_module():
     from mmviz.report import TARGET_KINDS
 
     assert set(ps.ATTRIBUTION_TARGETS) == set(TARGET_KINDS)
+
+
+def test_stepper_fields_round_trip_and_are_checked():
+    missing = ps.MissingState(step_dim=3, step=2, stage=4, partner=7, swap=("hand", "print"))
+    query = {"sdim": "3", "step": "2", "stage": "4", "mate": "7", "swap": "hand,print"}
+    assert missing.to_query() == query
+    assert ps.MissingState.from_query(query)[0] == missing
+    lab = ps.FusionLabState.from_values(
+        {"cube": "tfn_sentiment", "upto": 2, "ranks_added": 3, "rank_order": "largest"}
+    )
+    assert lab.to_query() == {
+        "cube": "tfn_sentiment",
+        "tfnk": "2",
+        "lmfk": "3",
+        "lmforder": "largest",
+    }
+    assert ps.FusionLabState.from_query(lab.to_query())[0] == lab
+    for page, values, field, words in [
+        ("missing", {"step": -1}, "step", "at least 0"),
+        ("missing", {"step_dim": 1.5}, "step_dim", "an integer"),
+        ("missing", {"stage": 5}, "stage", "from 0 to 4"),
+        ("missing", {"swap": "hand"}, "swap", "a list of"),
+        ("fusion_lab", {"upto": 7}, "upto", "from 0 to 6"),
+        ("fusion_lab", {"rank_order": "random"}, "rank_order", "index, largest"),
+    ]:
+        with pytest.raises(ps.StateError, match=words) as err:
+            ps.PAGE_STATES[page].from_values(values)
+        assert err.value.field == field

@@ -209,3 +209,20 @@ def test_latent_map_figure():
         and names[-1] == "selected 105"
     )
     assert fig2.data[0].marker.showscale
+
+
+def test_draws_png_is_a_readable_grid_of_the_draws():
+    import io
+
+    from PIL import Image
+
+    from mmviz.data.digits import specs as digit_specs
+    from mmviz.plots import draws_png
+
+    spec = digit_specs()["hand"]
+    draws = np.random.default_rng(0).random((10, 1, 28, 28)).astype(np.float32)
+    im = Image.open(io.BytesIO(draws_png(draws, spec, per_row=8, scale=2)))
+    assert im.format == "PNG"
+    # 2 rows of 8 tiles of 28 px with 2 px gaps... each pixel scaled by 2
+    assert im.size[0] > 8 * 28 * 2 and im.size[1] > 2 * 28 * 2
+    assert im.size[0] < 8 * 36 * 2 and im.size[1] < 2 * 36 * 2

@@ -289,3 +289,21 @@ def test_titled_charts_keep_their_legends_below():
     )
     wide = pi.metric_bars(many, list(many.columns), "many")
     assert wide.layout.margin.b > figs[2].layout.margin.b  # more rows, more room
+
+
+def test_no_figure_uses_streamlits_placeholder_colours():
+    """Streamlit's chart theme swaps colours #000000..#0000ff (its placeholders) for theme
+    colours in the browser: a scale using one is drawn wrong (Inferno's #000004 came out pink).
+    Every colour in every plotting module must stay outside that range."""
+    import re
+    from pathlib import Path
+
+    import mmviz.plots as plots_package
+    from mmviz.plots import information
+
+    placeholder = re.compile(r"#0000[0-9a-fA-F]{2}\b")
+    for path in Path(plots_package.__file__).parent.glob("*.py"):
+        assert not placeholder.search(path.read_text()), path.name
+    assert information.INFERNO[0][1] == "#010004"
+    fig = information.gradient_map_figure({"a": np.random.default_rng(0).random((4, 4))})
+    assert not placeholder.search(fig.to_json())

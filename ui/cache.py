@@ -514,3 +514,29 @@ def _provenance(root, cid, stamp, meta):
     from mmviz import report as rep
 
     return rep.provenance(Path(root) / cid, meta)
+
+
+def test_decisions(cid: str) -> np.ndarray:
+    """Checkpoint `cid`'s decision on every test sample (mmviz.finder.test_decisions)."""
+    return _test_decisions(*checkpoint_key(cid))
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the test set with this model…")
+def _test_decisions(root: str, cid: str, stamp: str) -> np.ndarray:
+    from mmviz.finder import test_decisions as compute
+
+    ck = _load(root, cid, stamp)
+    return compute(ck.model, cached_dataset(ck.meta.get("dataset", "digits")))
+
+
+def test_images(dataset: str, modality: str, n: int = 2000) -> np.ndarray:
+    """The first `n` test images of a modality (which pixels ever vary)."""
+    ds = cached_dataset(dataset)
+    return np.asarray(ds.data[modality][ds.indices("test")[:n]])
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def test_factors(dataset: str):
+    """The dataset's test-split factor table (the sample finder reads it on every rerun;
+    shared and read-only: no copy per call)."""
+    return cached_dataset(dataset).factor_table("test")

@@ -175,7 +175,7 @@ def join(code_text: str, student: str | None = None) -> str | None:
         return str(e)
     path = lessons_root() / f"{info.lesson_id}.toml"
     try:
-        lesson = running_lesson.cached_lesson(str(path))
+        running_lesson.cached_lesson(str(path))  # refuse a class whose lesson cannot open here
     except LessonError as e:
         return f"The class's lesson cannot be opened here: {e}"
     st.session_state[CLASS] = {
@@ -186,7 +186,6 @@ def join(code_text: str, student: str | None = None) -> str | None:
         "seen": -1,
     }
     st.session_state[running_lesson.RUNNING] = {"path": str(path), "stop": 0, "answers": {}}
-    del lesson
     return None
 
 
@@ -502,16 +501,9 @@ def _question(qid: str, question, page_name: str, shown: tuple, stop_shown: int)
         _show_tally(tally)
         return
     key = f"class_answer_{qid}"
-    if question.kind == "choice":
-        given = st.radio("Your prediction", list(question.options), index=None, key=key)
-    else:
-        given = st.number_input(
-            f"Your prediction ({question.minimum:g} to {question.maximum:g})",
-            min_value=question.minimum,
-            max_value=question.maximum,
-            value=None,
-            key=key,
-        )
+    from ui.lesson import answer_widget
+
+    given = answer_widget(question, key, "Your prediction")
     if st.button("Commit", key=f"{key}_go", disabled=given is None, type="primary"):
         try:
             s.submit_answer(c["code"], c["student"], qid, given)

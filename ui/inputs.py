@@ -123,12 +123,13 @@ def own_sample(
     base: dict[str, torch.Tensor],
     key: str = "own",
 ) -> OwnSample:
-    """One column per modality with the widget its kind needs; returns the batch to use."""
+    """A column per modality (at most three to a row, so the canvas and the phrase box keep
+    a usable width) with the widget its kind needs; returns the batch to use."""
     inputs = dict(base)
     given: list[str] = []
     notes: dict[str, Converted] = {}
-    cols = st.columns(len(modalities))
-    for col, m in zip(cols, modalities, strict=True):
+    cols = [c for start in range(0, len(modalities), 3) for c in st.columns(3)]
+    for col, m in zip(cols, modalities, strict=False):
         spec = specs[m]
         with col:
             conv: Converted | None = None

@@ -70,6 +70,20 @@ def _answers() -> dict[int, Any]:
     return st.session_state[RUNNING].setdefault("answers", {})
 
 
+def answer_widget(question, key: str, label: str) -> Any:  # noqa: ANN001 - a lessons.Question
+    """The input a question needs: its options as a radio, or a number in its range; None
+    until the student picks (used alone and in a class)."""
+    if question.kind == "choice":
+        return st.radio(label, list(question.options), index=None, key=key)
+    return st.number_input(
+        f"{label} ({question.minimum:g} to {question.maximum:g})",
+        min_value=question.minimum,
+        max_value=question.maximum,
+        value=None,
+        key=key,
+    )
+
+
 def _question(lesson: Lesson, index: int, stop: Stop, page: PageRun) -> None:
     from ui.classroom import class_question
 
@@ -79,16 +93,7 @@ def _question(lesson: Lesson, index: int, stop: Stop, page: PageRun) -> None:
         return
     st.markdown(f"**❓ {q.prompt}**")
     key = f"lesson_answer_{lesson.id}_{index}"
-    if q.kind == "choice":
-        given = st.radio("Your answer", list(q.options), index=None, key=key)
-    else:
-        given = st.number_input(
-            f"Your answer ({q.minimum:g} to {q.maximum:g})",
-            min_value=q.minimum,
-            max_value=q.maximum,
-            value=None,
-            key=key,
-        )
+    given = answer_widget(q, key, "Your answer")
     if st.button("Answer", key=f"{key}_go", disabled=given is None):
         _answers()[index] = given
     if index in _answers():

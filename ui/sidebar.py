@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ui.cache import cached_dataset, catalog, load_checkpoint
+from ui.cache import cached_dataset, catalog, load_checkpoint, test_factors
 from ui.state import KEEP, RESET, PageRun
 
 # ---- frame ---------------------------------------------------------------------------------
@@ -212,6 +212,14 @@ def load_or_explain(info):
     except ValueError as e:
         st.error(f"Dataset `{info.dataset}` of checkpoint {info.id} cannot be built: {e}")
         return None
+    trained_on = ck.meta.get("dataset_version")
+    if trained_on and str(trained_on) != str(ds.version):
+        st.warning(
+            f"Checkpoint **{info.id}** was trained on `{info.dataset}` version {trained_on}, "
+            f"but this app builds version {ds.version}: the samples shown are not the ones it "
+            "learned from, so its outputs may not match them. Retrain it (`python -m mmviz "
+            f"train ... --dataset {info.dataset}`) or use a checkpoint of this version."
+        )
     return ck, ds
 
 
@@ -280,11 +288,103 @@ def choose_sample(page: PageRun, ds, allow_own: bool = False) -> SampleChoice:
         help="Position in the test split; the page shows its modalities.",
     )
     c2.button("🎲", on_click=_randomise, args=(n,), help="a random test sample")
+    with st.sidebar.expander("🔎 Find a sample"), guard("Sample finder"):
+        sample_finder(ds, page.values.get("ckpt"))
     return SampleChoice(source == "own", int(pos), int(test[int(pos)]))
 
 
-# ---- showing one modality's value ----------------------------------------------------------
-CHART = {"displayModeBar": False}
+def _show(position: int) -> None:
+    st.session_state["sample"] = position
+
+
+def sample_finder(ds, ckpt: str | None) -> None:
+    """Filters over the test set (class or recipe, a recorded factor, where two models
+    disagree) and the matching samples, one click from being shown."""
+    from mmviz import finder
+
+    table = test_factors(ds.name)
+    flt: dict = {}
+    if "class" in table:
+        pick = st.selectbox("Class", ["any", *range(10)], key="find_class")
+        flt["target_class"] = None if pick == "any" else int(pick)
+    recipes = list(ds.info.get("interactions", []))
+    if recipes:
+        pick = st.selectbox("Recipe", ["any", *recipes], key="find_recipe")
+        flt["recipe"] = None if pick == "any" else pick
+    skip = {"class", "interaction", *ds.info.get("id_factors", [])}
+    factors = [c for c in table.columns if c not in skip]
+    factor = st.selectbox("Style factor", ["none", *factors], key="find_factor")
+    if factor != "none":
+        flt["factor"] = factor
+        column = table[factor].to_numpy()
+        if ds.factor_kinds.get(factor) == "categorical" or column.dtype.kind in "iub":
+            flt["value"] = int(st.selectbox("Value", sorted(set(column.tolist())), key="find_val"))
+        else:
+            lo, hi = float(column.min()), float(column.max())
+            if hi > lo:
+                flt["low"], flt["high"] = st.slider(
+                    "Range", lo, hi, (lo, hi), key=f"find_range_{factor}"
+                )
+    mask = None
+    others = [i.id for i in catalog() if i.dataset == ds.name and not i.problem and not i.oracle]
+    if ckpt in others and len(others) > 1:
+        other = st.selectbox(
+            f"Where {ckpt} and another model disagree",
+            ["no"] + [o for o in others if o != ckpt],
+            key="find_other",
+            help="digits: the label each reads from `hand` alone; sentiment: the sign",
+        )
+        if other != "no":
+            from ui.cache import test_decisions
+
+            which = st.radio(
+                "Keep", ["any", "first right", "second right"], key="find_which", horizontal=True,
+                format_func={"any": "all", "first right": f"{ckpt} right",
+                             "second right": f"{other} right"}.get,
+            )  # fmt: skip
+            mask = finder.disagreement(
+                test_decisions(ckpt), test_decisions(other), finder.truth_decisions(ds), which
+            )
+    found = finder.find_samples(ds, finder.SampleFilter(**flt), mask)
+    st.caption(f"{len(found)} of {len(table)} test samples match")
+    if len(found):
+        shown = [int(p) for p in found[:60]]
+        position = st.selectbox("Matching test samples", shown, key="find_pick")
+        st.button("Show this sample", key="find_show", on_click=_show, args=(int(position),))
+
+
+# ---- showing one modality's value ------------------------------------------------------------
+@st.fragment
+def listen(key: str, spec01: np.ndarray) -> None:
+    """A spectrogram's sound on demand: Griffin-Lim takes ~70 ms a clip, too much to pay on
+    every rerun for sounds nobody plays; the button reruns only this fragment."""
+    from ui.cache import sound_bytes
+
+    if st.button("🔊 Listen", key=f"{key}_listen", type="tertiary"):
+        st.audio(sound_bytes(spec01), format="audio/wav", autoplay=True)
+
+
+# plotly's toolbar, trimmed to what helps: save as PNG at presentation resolution (3x), zoom,
+# reset; on hover only, so it does not cover a figure's title
+CHART = {
+    "displaylogo": False,
+    "displayModeBar": "hover",
+    "modeBarButtonsToRemove": [
+        "select2d", "lasso2d", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian",
+        "hoverCompareCartesian", "pan2d",
+    ],
+    "toImageButtonOptions": {"format": "png", "scale": 3},
+}  # fmt: skip
+
+
+FIGURES = f"{KEEP}figures"  # this run's figures: the link box offers them as one HTML file
+
+
+def chart(fig, key: str, **kwargs) -> Any:  # noqa: ANN001 - a plotly Figure
+    """st.plotly_chart with the app's toolbar, remembering the figure for the page's export."""
+    st.session_state.setdefault(FIGURES, []).append((key, fig))
+    kwargs.setdefault("config", CHART)
+    return st.plotly_chart(fig, key=key, **kwargs)
 
 
 def show_value(
@@ -295,22 +395,23 @@ def show_value(
     from mmviz import plots
     from mmviz.data import audio
     from mmviz.explore import tokens_to_text
-    from ui.cache import sound_bytes
 
     a = np.asarray(x)
-    if plots.is_pictorial(spec):
+    if spec.kind == "image":
+        with st.container(key=key):
+            if title:
+                st.caption(title)
+            st.image(plots.image_tile(a, spec, height - 40), output_format="PNG")
+    elif plots.is_pictorial(spec):
         freqs = (
             audio.bin_frequencies()
             if spec.kind == "spectrogram" and a.shape[-2] == audio.N_BINS
             else None
         )
         fig = plots.modality_figure(a, spec, title, height=height, freqs=freqs)
-        st.plotly_chart(fig, key=key, config=CHART)
+        chart(fig, key=key)
         if spec.kind == "spectrogram" and freqs is not None:
-            st.audio(
-                sound_bytes(a.reshape(a.shape[-2], a.shape[-1]).astype(np.float32)),
-                format="audio/wav",
-            )
+            listen(key, a.reshape(a.shape[-2], a.shape[-1]).astype(np.float32))
     elif spec.kind == "categorical":
         names = list(spec.vocab or range(spec.num_classes))
         if a.ndim == 1 and a.size == len(names):
@@ -319,7 +420,7 @@ def show_value(
             fig = plots.probability_figure(a, [str(n) for n in names], truth, None, 130)
             fig.update_layout(margin={"l": 4, "r": 4, "t": 4, "b": 20})
             fig.update_yaxes(title_text=None, showticklabels=False)
-            st.plotly_chart(fig, key=key, config=CHART)
+            chart(fig, key=key)
         else:
             st.markdown(f"{title + ': ' if title else ''}**{names[int(a.reshape(-1)[0])]}**")
     elif spec.kind == "tokens":

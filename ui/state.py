@@ -73,13 +73,17 @@ class PageRun:
         self.values: dict[str, Any] = {}
         self.notes: list[str] = []
         self.keys: dict[str, list[str]] = {}  # field -> the widget keys that set it
+        st.session_state[f"{KEEP}figures"] = []  # ui.sidebar.chart collects this run's
         self.finished = False
         from ui.classroom import current
         from ui.lesson import running
+        from ui.present import presenting
 
-        # the lesson and class cards go at the top of the sidebar, filled in at finish()
+        # the lesson and class cards go at the top of the sidebar (on a projector, where the
+        # sidebar starts collapsed: at the top of the page), filled in at finish()
         active = running() is not None or current() is not None
-        self.lesson_slot = st.sidebar.container() if active else None
+        where = st if presenting() else st.sidebar
+        self.lesson_slot = where.container() if active else None
 
     # ---- reading ---------------------------------------------------------------------------
     def _url(self, field: str) -> str:
@@ -236,6 +240,19 @@ class PageRun:
             )
             link = link_builder(self)
             st.code(link, language=None, wrap_lines=True)
+            figures = list(st.session_state.get(f"{KEEP}figures", []))
+            if figures:
+                state = self.state()
+                st.download_button(
+                    f"⬇ This view's {len(figures)} figures (HTML)",
+                    data=lambda: figures_html(self.cls.title, state, link, figures),
+                    file_name=f"mmviz-{self.page}-{state.ckpt or 'view'}.html",
+                    mime="text/html",
+                    on_click="ignore",
+                    key=f"figures_{self.page}",
+                    help="One self-contained file (works offline) for slides; it names the "
+                    "checkpoint, sample and settings and links back to this view.",
+                )
             keep = {k: v for k, v in self.state().to_query().items() if k in ("ckpt", "i")}
             st.button(
                 "↺ Reset this page's controls",
@@ -248,6 +265,32 @@ class PageRun:
     def stop(self) -> NoReturn:
         self.finish()
         st.stop()
+
+
+def figures_html(title: str, state: PageState, link: str, figures: list) -> str:
+    """The figures of one view as a self-contained HTML page: plotly.js inline once, then each
+    figure, under a header naming the view's state and its link."""
+    import html
+
+    import plotly.io as pio
+
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in state.values().items()
+    )
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>mmviz · {html.escape(title)}</title></head>"
+        f"<body style='font-family:sans-serif'><h1>mmviz · {html.escape(title)}</h1>"
+        f"<p>View: <a href='{html.escape(link)}'>{html.escape(link)}</a></p>"
+        f"<table border='1' cellpadding='4'>{rows}</table>"
+    ]
+    for i, (key, fig) in enumerate(figures):
+        parts.append(f"<h3>{html.escape(key)}</h3>")
+        parts.append(
+            pio.to_html(fig, full_html=False, include_plotlyjs="inline" if i == 0 else False)
+        )
+    parts.append("</body></html>")
+    return "".join(parts)
 
 
 def _reset(page: str, keep: dict[str, str]) -> None:

@@ -236,11 +236,20 @@ class MultimodalModel(nn.Module):
         every modality); empty when inference reads the modalities jointly."""
         return []
 
+    def expert(self, inputs: dict[str, Tensor], m: str) -> Any:
+        """Modality `m`'s own Gaussian expert: (mean, logvar) for a product of experts, a
+        Posterior for MMVAE. Only for models listing `m` in `expert_modalities`."""
+        raise NotImplementedError(f"{self.name} has no product of experts")
+
     def expert_params(
-        self, inputs: dict[str, Tensor], observed: Iterable[str]
+        self,
+        inputs: dict[str, Tensor],
+        observed: Iterable[str],
+        experts: dict[str, tuple[Tensor, Tensor]] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Each observed modality's Gaussian expert, stacked: (mean, logvar), each (|S|, n, d).
-        Only for a product of experts (`is_product_of_experts`)."""
+        """Each observed modality's Gaussian expert, stacked: (mean, logvar), each (|S|, n, d);
+        `experts` holds ones already computed. Only for a product of experts
+        (`is_product_of_experts`), whose `encode` also takes `experts`."""
         raise NotImplementedError(f"{self.name} has no product of experts")
 
     def mixture_components(self, observed: Collection[str] | None = None) -> list[str]:

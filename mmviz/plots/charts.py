@@ -21,7 +21,7 @@ PALETTE = (
     "#17becf",
 )
 PRIOR_COLOUR = "#9e9e9e"
-PRODUCT_COLOUR = "#000000"
+PRODUCT_COLOUR = "#111111"
 
 
 def colour_of(name: str, names: Sequence[str]) -> str:

@@ -14,6 +14,14 @@ from plotly.subplots import make_subplots
 
 from mmviz.plots.charts import PALETTE, apply_layout, colour_of, legend_below
 
+# Inferno starts at (0, 0, 4), and Streamlit's chart theme uses colours 0x000001..0x0000ff as
+# placeholders it swaps for theme colours in the browser: the map's darkest cells came out pink.
+# The same scale with its first colour nudged off the placeholder range:
+INFERNO = [[i / 9, c] for i, c in enumerate(
+    ["#010004", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446", "#ed6925", "#fb9b06",
+     "#f7d13d", "#fcffa4"]
+)]  # fmt: skip
+
 PID_COLOURS = {
     "redundancy": "#7f7f7f",
     "unique1": "#1f77b4",
@@ -132,7 +140,7 @@ def gradient_map_figure(
         fig.add_trace(
             go.Heatmap(
                 z=a,
-                colorscale="Inferno",
+                colorscale=INFERNO,
                 showscale=False,
                 hovertemplate=f"{name}<br>x %{{x}}, y %{{y}}: %{{z:.3g}}<extra></extra>",
             ),
@@ -146,7 +154,9 @@ def gradient_map_figure(
             row=1,
             col=k + 1,
         )
-        fig.update_xaxes(showticklabels=False, row=1, col=k + 1)
+        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, row=1, col=k + 1)
+    fig.update_yaxes(showgrid=False, zeroline=False)
+    fig.update_layout(plot_bgcolor="#d9d9d9")  # NaN cells (pixels left out) show as grey
     return _layout(fig, title, height)
 
 

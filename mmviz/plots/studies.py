@@ -100,7 +100,7 @@ def _seed_panels(
                 x=[d[0] for d in dots],
                 y=[d[1] for d in dots],
                 mode="markers",
-                marker={"color": "#000000", "size": 6},
+                marker={"color": "#111111", "size": 6},
                 name="one seed",
                 showlegend=col == 1,
                 hovertemplate="%{x}: %{y:.3f}<extra>seed</extra>",
@@ -198,7 +198,7 @@ def lmf_rank_figure(result: Result) -> go.Figure:
             x=[r["rank"] for r in rows],
             y=[r["acc2"] for r in rows],
             mode="markers",
-            marker={"color": "#000000", "size": 6},
+            marker={"color": "#111111", "size": 6},
             name="one seed",
             hovertemplate="rank %{x}: %{y:.1%}<extra>seed</extra>",
         )
