@@ -83,7 +83,7 @@ class PluginRegistry:
         (after installing a plugin into a running interpreter, and in tests)."""
         self._found: dict[str, EntryPoint] | None = None
         self._clashes: dict[str, list[EntryPoint]] = {}
-        self._problems: list[str] = []
+        self._refused: dict[tuple[str, str], str] = {}  # (name, entry point value) -> why
         self._loaded: dict[str, object] = {}
 
     # ---- discovery ---------------------------------------------------------------------
@@ -105,18 +105,19 @@ class PluginRegistry:
         for name, eps in sorted(by_name.items()):
             if name in self.builtins:
                 for ep in eps:
-                    self._problems.append(
+                    self._refused[name, ep.value] = (
                         f"plugin {self.what} {name!r} from {describe(ep)} is refused: it has the "
                         f"name of mmviz's built-in {self.what} {name!r} "
                         f"({self.builtins[name]}), which stays; rename the plugin's entry point"
                     )
             elif len(eps) > 1:
                 self._clashes[name] = eps
-                self._problems.append(self._clash_message(name))
+                for ep in eps:
+                    self._refused[name, ep.value] = self._clash_message(name)
             else:
                 found[name] = eps[0]
         self._found = found
-        for message in self._problems:
+        for message in self.problems(discover=False):
             warnings.warn(message, PluginWarning, stacklevel=4)
 
     def _clash_message(self, name: str) -> str:
@@ -126,10 +127,44 @@ class PluginRegistry:
             + ". Uninstall one or rename its entry point"
         )
 
-    def problems(self) -> list[str]:
+    def problems(self, discover: bool = True) -> list[str]:
         """Why plugins were refused at discovery (name clashes), one sentence each."""
-        self.plugins()
-        return list(self._problems)
+        if discover:
+            self.plugins()
+        return list(dict.fromkeys(self._refused.values()))
+
+    def report(self) -> list[dict[str, str]]:
+        """Every plugin entry point of the group and whether it works: `mmviz plugins`.
+        Loads each one (imports its module) to find out."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PluginWarning)  # reported here, as rows
+            self.plugins()
+        rows, seen = [], set()
+        for ep in entry_points(group=self.group):
+            dist = getattr(ep, "dist", None)
+            source = f"{dist.name} {dist.version}" if dist is not None else ""
+            if (ep.name, ep.value, source) in seen:  # one package found twice
+                continue
+            seen.add((ep.name, ep.value, source))
+            if (ep.name, ep.value) in self._refused:
+                status, message = "refused", self._refused[ep.name, ep.value]
+            else:
+                try:
+                    self.load(ep.name)
+                    status, message = "ok", ""
+                except PluginError as e:
+                    status, message = "failed", str(e)
+            rows.append(
+                {
+                    "group": self.group,
+                    "name": ep.name,
+                    "entry_point": ep.value,
+                    "distribution": source,
+                    "status": status,
+                    "message": message,
+                }
+            )
+        return rows
 
     def names(self) -> list[str]:
         """Built-in names in registry order, then the usable plugins' in alphabetical order."""

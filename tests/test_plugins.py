@@ -110,7 +110,7 @@ def pip_install(package: Path, tmp: Path) -> Path:
 
 
 def test_the_example_plugin_dataset_trains_an_mvae_through_mmviz_train(
-    tmp_path, tmp_cache, on_path, monkeypatch
+    tmp_path, tmp_cache, on_path, monkeypatch, capsys
 ):
     images = png_folder(tmp_path / "images")
     monkeypatch.setenv("MMVIZ_PNGS_DIR", str(images))
@@ -122,6 +122,10 @@ def test_the_example_plugin_dataset_trains_an_mvae_through_mmviz_train(
     assert ds.modalities == ["image", "label"] and len(ds) == 48
     assert ds.specs["label"].vocab == ("horizontal", "vertical")
     assert ds.data["image"].shape == (48, 1, 28, 28)
+    assert main(["plugins"]) == 0
+    assert "pngs             ok       mmviz_pngs:load_pngs (mmviz-pngs 0.1.0)" in (
+        capsys.readouterr().out
+    )
 
     out = tmp_path / "checkpoints" / "pngs_mvae"
     argv = ["train", "mvae", "--dataset", "pngs", "--out", str(out), "--quiet"]
@@ -144,7 +148,7 @@ def test_the_example_plugin_dataset_trains_an_mvae_through_mmviz_train(
 
 
 # ---- names that clash -------------------------------------------------------------------------
-def test_a_plugin_cannot_take_a_builtin_name(tmp_path, on_path):
+def test_a_plugin_cannot_take_a_builtin_name(tmp_path, on_path, capsys):
     on_path(
         fake_distribution(
             tmp_path,
@@ -163,6 +167,9 @@ def test_a_plugin_cannot_take_a_builtin_name(tmp_path, on_path):
 
     assert dataset_builder("digits") is load_digits
     assert "fake_digits" not in sys.modules  # refused without being imported
+    assert main(["plugins", "--json"]) == 1
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "refused" and row["message"] == message
 
 
 def test_two_plugins_with_one_name_are_both_refused(tmp_path, on_path):
@@ -239,3 +246,15 @@ def test_a_broken_plugin_is_reported_by_name_and_hides_only_itself(tmp_path, on_
     assert sorted(str(w.message).split("'")[1] for w in caught) == ["broken_model", "not_a_model"]
     assert "mvae_copy" in generative and "mvae" in generative
     assert "broken_model" in model_names()
+
+    assert main(["plugins", "--json"]) == 1  # what a plugin's author checks: all of it
+    rows = json.loads(capsys.readouterr().out)
+    status = {r["name"]: r["status"] for r in rows}
+    assert status == {
+        "broken": "failed",
+        "fine": "ok",
+        "broken_model": "failed",
+        "not_a_model": "failed",
+        "mvae_copy": "ok",
+    }
+    assert {r["distribution"] for r in rows} == {"broken-plugin 0.1"}
