@@ -19,10 +19,12 @@ import pytest
 import torch
 
 from mmviz import data, models
+from mmviz.checkpoint import load_checkpoint, save_checkpoint
 from mmviz.cli import main
 from mmviz.data import DataError, dataset_builder, dataset_names, load_dataset
 from mmviz.models import model_class, model_names, models_of_kind
 from mmviz.plugins import PluginError, PluginWarning
+from mmviz.train import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "plugin-example"
@@ -241,6 +243,9 @@ def test_a_broken_plugin_is_reported_by_name_and_hides_only_itself(tmp_path, on_
     with pytest.raises(PluginError, match="not a subclass of mmviz.models.MultimodalModel"):
         model_class("not_a_model")
     assert model_class("mvae_copy").__name__ == "MVAECopy"
+    model = build_model("mvae_copy", load_dataset("fine"), {"latent_dim": 2, "hidden": 8})
+    saved = save_checkpoint(model, tmp_path / "ck" / "copy", {"dataset": "fine"})
+    assert type(load_checkpoint(saved).model).__name__ == "MVAECopy"  # reopened by its name
     with pytest.warns(PluginWarning) as caught:
         generative = models_of_kind("generative")
     assert sorted(str(w.message).split("'")[1] for w in caught) == ["broken_model", "not_a_model"]
