@@ -10,9 +10,9 @@ in its pyproject.toml (docs/plugins.md has a worked example):
     my_vae = "my_package.model:MyVAE"  # a MultimodalModel subclass
 
 `mmviz.data` and `mmviz.models` each keep one `PluginRegistry`: their built-in names first, then
-the installed plugins'. Discovery reads the installed packages' metadata once, on the first
-look-up that is not a built-in, and imports nothing; a plugin's module is imported only when its
-name is asked for. Hence:
+the installed plugins'. Discovery reads the installed packages' metadata once, when names are
+first listed or a name that is not built in is first looked up, and imports nothing; a plugin's
+module is imported only when its name is asked for. Hence:
 
 - a plugin whose name is a built-in's is refused, the built-in stays, and a `PluginWarning`
   names both; two plugins declaring one name are both refused, and asking for that name raises

@@ -101,13 +101,14 @@ def pip_install(package: Path, tmp: Path) -> Path:
     src = tmp / "src"
     shutil.copytree(package, src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     target = tmp / "site"
-    subprocess.run(
+    p = subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", "install"]
         + ["--no-deps", "--no-build-isolation", "--no-compile", "--target", str(target), str(src)],
-        check=True,
         timeout=300,
         capture_output=True,
+        text=True,
     )
+    assert p.returncode == 0, p.stdout + p.stderr
     return target
 
 
