@@ -213,6 +213,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """The installed plugins (`mmviz.datasets` and `mmviz.models` entry points), each loaded to
+    check it; exit status 1 if any is refused or fails to load."""
+    from mmviz import data, models
+    from mmviz.plugins import DATASETS_GROUP, MODELS_GROUP
+
+    rows = data.REGISTRY.report() + models.REGISTRY.report()
+    if args.json:
+        _print(rows, True)
+    elif not rows:
+        print(f"no plugins installed (entry-point groups {DATASETS_GROUP}, {MODELS_GROUP})")
+    else:
+        for r in rows:
+            where = f"{r['entry_point']} ({r['distribution']})"
+            print(f"{r['group']:<15} {r['name']:<16} {r['status']:<8} {where}")
+            if r["message"]:
+                print(f"{'':<15} ! {r['message']}")
+    return int(any(r["status"] != "ok" for r in rows))
+
+
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -398,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("data", help="build or load a dataset and describe it")
-    d.add_argument("name", help="digits | sentiment")
+    d.add_argument("name", help="digits | sentiment | a plugin's (see `mmviz plugins`)")
     d.add_argument("--modalities", help="comma-separated subset, e.g. hand,label")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--mnist", help="folder with MNIST IDX files (digits only)")
@@ -476,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the Markdown table into this file between its results markers",
     )
     ls.set_defaults(func=cmd_list)
+
+    pl = sub.add_parser(
+        "plugins", help="installed plugin datasets and models, each loaded to check it"
+    )
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(func=cmd_plugins)
 
     b = sub.add_parser("bench", help="speed benchmarks")
     b.add_argument("what", help="fusion | interpret | steppers | app | browser")
