@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the analysis modules load with the first analysis page, not
 
     from mmviz.pagestate import LatentMapState
     from mmviz.report import TargetChoice
+    from mmviz.views.attributions import AttributionSettings
 
 # The app's forward passes are small (one sample, or a 72-latent traversal): one intra-op thread
 # is fastest, and with two threads on a busy 2-core machine torch's workers wait on each other
@@ -381,6 +382,27 @@ def _shapley(root, cid, stamp, key, players, choice, _inputs):
     model, lock = _private(root, cid, stamp)
     with lock:
         return modality_shapley(model, _inputs, choice.build(), players=list(players))
+
+
+def attributions_view(cid: str, settings: AttributionSettings, inputs: dict, ds=None):
+    """The Attributions page's view (mmviz.views.attributions): the attributions and Shapley
+    values come from the caches above (computed on the private copy, under its lock), keyed
+    on the checkpoint key and a digest of `inputs`; the figures and notes are built from them
+    (reading the shared model's specs, never running it)."""
+    from mmviz.views.attributions import build_attributions_view
+
+    root, cid, stamp = checkpoint_key(cid)
+    key = digest(inputs)
+    s = settings
+
+    def attribute():
+        return _attribution(root, cid, stamp, key, s.observed, s.target, s.method, s.params, inputs)
+
+    def shapley():
+        return _shapley(root, cid, stamp, key, s.observed, s.target, inputs)
+
+    model = _load(root, cid, stamp).model
+    return build_attributions_view(model, inputs, s, ds, cid, attribute, shapley)
 
 
 # ---- information (dataset level: computed once per checkpoint, then served from cache) -------
