@@ -154,19 +154,38 @@ def _lesson_steps(page: Any, base: str, repeats: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"next": [], "back": []}
     nxt = page.locator(".st-key-lesson_next button")
     back = page.locator(".st-key-lesson_back button")
+    card = page.locator(".st-key-lesson_card")
+
+    def press(button: Any, move: int) -> float:
+        before = _stop_number(card)
+        ms = _settled_ms(page, button.click)
+        if _stop_number(card) != before + move:
+            raise RuntimeError(f"lesson {LESSON!r}: stop {before} did not move by {move}")
+        return ms
+
     forward = True
     while len(out["next"]) < repeats or len(out["back"]) < repeats:
         pressed = 0
         while forward and len(out["next"]) < repeats and "Finish" not in nxt.inner_text():
-            out["next"].append(_settled_ms(page, nxt.click))
+            out["next"].append(press(nxt, 1))
             pressed += 1
         while not forward and len(out["back"]) < repeats and not back.is_disabled():
-            out["back"].append(_settled_ms(page, back.click))
+            out["back"].append(press(back, -1))
             pressed += 1
         if not pressed and not forward:
             raise RuntimeError(f"lesson {LESSON!r}: neither Next nor Back could be pressed")
         forward = not forward
     return out
+
+
+def _stop_number(card: Any) -> int:
+    """The running lesson's stop (1-based), from its card's "stop k of n"."""
+    import re
+
+    found = re.search(r"stop (\d+) of", card.inner_text())
+    if found is None:
+        raise RuntimeError(f"no lesson card with its stop number: {card.inner_text()[:200]!r}")
+    return int(found.group(1))
 
 
 PAGES = ["missing", "traversal", "crossmodal", "latent_map", "attributions", "information",
