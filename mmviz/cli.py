@@ -294,8 +294,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"unknown benchmark {args.what!r}; choose from: fusion, interpret, steppers, app, "
             "browser"
         )
-    _print(fn(sizes="tiny" if args.tiny else "default"), args.json)
+    if (args.record or args.repeats is not None) and args.what not in RECORDED:
+        raise ValueError("--record and --repeats are for `bench app` and `bench browser` only")
+    kwargs = {} if args.repeats is None else {"repeats": args.repeats}
+    result = fn(sizes="tiny" if args.tiny else "default", **kwargs)
+    _print(result, args.json)
+    if args.record:
+        print(f"recorded in {record_app_bench(args.what, result)}", file=sys.stderr)
     return 0
+
+
+RECORDED = ("app", "browser")
+
+
+def record_app_bench(what: str, result: dict[str, Any]) -> Path:
+    """Store an app benchmark's result in results/app_bench.json: `bench app`'s figures at the
+    top level, `bench browser`'s under "browser"; the other one's figures are kept."""
+    from mmviz import paths
+    from mmviz.checkpoint import atomic_write_json
+
+    path = paths.results_write_root() / "app_bench.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if what == "browser":
+        data = {**old, "browser": result}
+    else:
+        data = dict(result)
+        if "browser" in old:
+            data["browser"] = old["browser"]
+    atomic_write_json(path, data)
+    return path
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -507,6 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("what", help="fusion | interpret | steppers | app | browser")
     b.add_argument("--tiny", action="store_true")
     b.add_argument("--json", action="store_true")
+    b.add_argument("--repeats", type=int, help="times each interaction is measured (app, browser)")
+    b.add_argument(
+        "--record",
+        action="store_true",
+        help="store the result in results/app_bench.json (app: the top level; browser: under "
+        '"browser")',
+    )
     b.set_defaults(func=cmd_bench)
 
     ap = sub.add_parser("app", help="start the Streamlit app in the browser")

@@ -27,6 +27,9 @@ page = PageRun("attributions")
 
 st.title("🔍 Attributions")
 explainer(
+    "Pick one number the model works out, such as how sure it is of its answer, and see which "
+    "parts of the input pushed it up or down. Red marks the pixels, words or moments that "
+    "raised it, blue those that lowered it.",
     "Pick a **target**, one number the model computes (the predicted class's "
     "log-probability, the sentiment score, a class of a label generated from an image, one "
     "latent dimension, the brightness of a region of a generated image), and a **method** "

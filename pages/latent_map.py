@@ -26,6 +26,9 @@ page = PageRun("latent_map")
 
 st.title("🗺️ Latent map")
 explainer(
+    "Every dot is one test sample, placed on a flat map by how the model sums it up. Samples "
+    "the model finds alike land close together, so colour the dots by digit or by style to see "
+    "what it groups them by.",
     "Each dot is one test sample: the mean of its posterior $q(z \\mid x_1..x_M)$ given all "
     "modalities, projected to 2-D. **PCA** keeps the two directions of largest variance "
     "(distances are faithful, clusters may overlap); **t-SNE** keeps neighbourhoods (clusters "
