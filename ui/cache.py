@@ -263,42 +263,33 @@ def _traversal_view(root: str, cid: str, stamp: str, key: str, settings, _inputs
     return build_traversal_view(ck.model, _inputs, settings, ds.specs)
 
 
-def cross_modal(
-    cid: str,
-    key: str,
-    observed: tuple[str, ...],
-    n: int,
-    seed: int,
-    reference: int | None,
-    inputs: dict[str, torch.Tensor],
-):
-    """N cross-modal draws and the oracles' verdicts, cached like `traversal` (and on the
-    stamps of the oracles that judge them)."""
+def crossmodal_view(cid: str, key: str, settings, inputs: dict[str, torch.Tensor]):
+    """The Cross-modal generation page's view (`mmviz.views.crossmodal.build_crossmodal_view`:
+    N draws and the oracles' verdicts), cached like `traversal_view` (`key`: digest of the
+    condition's inputs) and on the stamps of the oracles that judge them."""
     root, cid, stamp = checkpoint_key(cid)
     judges = tuple(
         weights_stamp(root, f"oracle_{m}") for m in _load(root, cid, stamp).model.modalities
     )
-    return _cross_modal(root, cid, stamp, judges, key, observed, n, seed, reference, inputs)
+    return _crossmodal_view(root, cid, stamp, judges, key, settings, inputs)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _cross_modal(
+def _crossmodal_view(
     root: str,
     cid: str,
     stamp: str,
     oracle_stamps: tuple[str, ...],
     key: str,
-    observed: tuple[str, ...],
-    n: int,
-    seed: int,
-    reference: int | None,
+    settings,
     _inputs,
 ):
-    from mmviz import explore
+    from mmviz.views.crossmodal import build_crossmodal_view
 
-    model = _load(root, cid, stamp).model
-    judges, _ = oracle_judges(model.modalities)
-    return explore.cross_modal(model, _inputs, list(observed), n, seed, judges, reference)
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    judges, missing = oracle_judges(ck.model.modalities)
+    return build_crossmodal_view(ck.model, _inputs, settings, judges, missing, ds.specs)
 
 
 # ---- attributions ------------------------------------------------------------------------------
