@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from mmviz import explore, plots
-from ui.cache import cross_modal, digest, oracle_judges, sound_bytes
+from mmviz import explore
+from mmviz.views.crossmodal import CrossmodalSettings, file_stem, nothing_generated
+from ui.cache import crossmodal_view, digest, sound_bytes
 from ui.inputs import own_sample
 from ui.scenarios import try_these
 from ui.sidebar import (
@@ -111,17 +111,16 @@ if not cond:
     st.info("Pick at least one modality to condition on.")
     page.stop()
 
-if not [m for m in model.modalities if m not in cond]:
+if nothing_generated(model.modalities, cond):
     st.info(
         "Every modality is in the condition, so nothing is generated (the draws below are "
         "reconstructions). Remove one from the condition to generate it."
     )
 
-reference, ref_text = None, ""
-if label in cond:
-    reference, ref_text = int(inputs[label][0]), f"the given {label}"
-elif not choice.own and ds.target == "class":
-    reference, ref_text = int(ds.targets["class"][choice.index]), "the test sample's class"
+truth = None  # the test sample's class: the reference unless the label is given
+if not choice.own and ds.target == "class":
+    truth = int(ds.targets["class"][choice.index])
+settings = CrossmodalSettings(tuple(cond), int(n), int(seed), truth)
 
 st.subheader("The condition")
 cols = st.columns(len(cond))
@@ -132,12 +131,11 @@ for col, m in zip(cols, cond, strict=True):
 view = None
 with guard("Generation", model):
     key = digest({m: inputs[m] for m in cond})
-    view = cross_modal(info.id, key, tuple(cond), int(n), int(seed), reference, inputs)
+    view = crossmodal_view(info.id, key, settings, inputs)
 if view is None:
     page.stop()
 
 # ---- coherence ------------------------------------------------------------------------------
-_, missing_oracles = oracle_judges(model.modalities)
 st.subheader("Coherence: do the oracles see the same digit?")
 with guard("Coherence"):
     c1, c2 = st.columns([2, 3])
@@ -148,95 +146,56 @@ with guard("Coherence"):
                 "give the label, or draw a digit)."
             )
         else:
-            src = ref_text or view.reference_source
+            src = view.reference_text
             st.metric("reference class", view.reference, f"from {src}", delta_color="off")
-        for m in view.unjudged:
-            why = (
-                f"no oracle checkpoint `oracle_{m}` on disk"
-                if m in missing_oracles
-                else "no oracle for this kind of modality"
-            )
+        for m, why in view.unjudged.items():
             st.caption(f"`{m}` is not judged: {why}.")
         if view.prior_groups:
             st.caption("Drawn from the prior: " + ", ".join(f"`{g}`" for g in view.prior_groups))
     with c2:
-        if view.agreement:
-            chart(
-                plots.agreement_figure(view.agreement, "fraction of draws that agree"),
-                key="agreement",
-                config=CHART,
-            )
+        if view.agreement is not None:
+            chart(view.agreement, key="agreement", config=CHART)
 
 # ---- samples --------------------------------------------------------------------------------
 st.subheader(f"{n} draws per modality")
 # downloads are named after the view: checkpoint, sample, condition, draws, seed
-stem = f"mmviz-{info.id}-i{choice.position}-{'+'.join(cond)}-n{n}-seed{seed}"
-for m in model.modalities:
+stem = file_stem(info.id, choice.position, settings)
+for m, shown in view.modalities.items():
     spec = ds.specs[m]
-    tag = "given (reconstructed)" if m in cond else "generated"
     with guard(m):
-        preds = view.predictions.get(m)
-        verdict = (
-            [
-                f"{p}{' ✓' if view.reference is not None and p == view.reference else ''}"
-                for p in preds
-            ]
-            if preds is not None
-            else [f"#{k + 1}" for k in range(n)]
-        )
-        if plots.is_pictorial(spec):
-            chart(
-                plots.draws_figure(
-                    view.samples[m],
-                    spec,
-                    verdict,
-                    f"{m} · {tag}" + (" · oracle's class under each" if preds is not None else ""),
-                ),
-                key=f"draws_{m}",
-                config=CHART,
-            )
+        if shown.shown_as == "pictures":
+            chart(shown.figure, key=f"draws_{m}", config=CHART)
             st.download_button(
                 f"⬇ {m}: the {n} draws (PNG)",
-                data=lambda m=m, spec=spec: plots.draws_png(view.samples[m], spec),
+                data=lambda m=m: view.png(m),
                 file_name=f"{stem}-{m}.png",
                 mime="image/png",
                 on_click="ignore",
                 key=f"dl_{m}",
             )
             if spec.kind == "spectrogram":
-                listen(f"draws_{m}", view.samples[m][0, 0].astype(np.float32))
+                listen(f"draws_{m}", view.first_draw(m))
                 st.caption("the first draw, via Griffin-Lim")
                 st.download_button(
                     f"⬇ {m}: the first draw (WAV)",
-                    data=lambda m=m: sound_bytes(view.samples[m][0, 0].astype(np.float32)),
+                    data=lambda m=m: sound_bytes(view.first_draw(m)),
                     file_name=f"{stem}-{m}-1.wav",
                     mime="audio/wav",
                     on_click="ignore",
                     key=f"dl_wav_{m}",
                 )
-        elif spec.kind == "categorical":
-            mean = view.samples[m].mean(axis=0)
-            st.markdown(f"**{m}** · {tag}")
-            chart(
-                plots.probability_figure(
-                    mean,
-                    list(spec.vocab or []),
-                    view.reference,
-                    "mean class probability over the draws",
-                    180,
-                ),
-                key=f"draws_{m}",
-                config=CHART,
-            )
+        elif shown.shown_as == "label":
+            st.markdown(f"**{m}** · {shown.tag}")
+            chart(shown.figure, key=f"draws_{m}", config=CHART)
         else:
-            st.markdown(f"**{m}** · {tag}")
-            rows = [explore.tokens_to_text(s, spec) or "∅" for s in view.samples[m]]
+            st.markdown(f"**{m}** · {shown.tag}")
             st.dataframe(
-                {"draw": list(range(1, n + 1)), m: rows, "oracle": verdict}, hide_index=True
+                {"draw": list(range(1, n + 1)), m: shown.rows, "oracle": shown.verdicts},
+                hide_index=True,
             )
             st.download_button(
                 f"⬇ {m}: the {n} draws (.txt)",
-                data="\n".join(rows) + "\n",
+                data=view.text(m),
                 file_name=f"{stem}-{m}.txt",
                 mime="text/plain",
                 on_click="ignore",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from mmviz import explore, plots
-from ui.cache import digest, dimension_activity, row_sound, traversal
+from mmviz.views.traversal import STARTS, TraversalSettings, dimension_order, file_stem
+from ui.cache import digest, dimension_activity, row_sound, traversal_view
 from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
@@ -81,16 +81,15 @@ with c2:
         format_func=lambda v: {"sweep": "2-D sweep"}.get(v, v),
     )
 with c3:
-    starts = {"posterior": "sample's posterior", "prior": "prior mean"}
     start = page.widget(
         st.radio,
         "Start from",
-        list(starts),
+        list(STARTS),
         field="start",
         key="start",
         default="posterior",
-        valid=lambda v: v in starts,
-        format_func=starts.get,
+        valid=lambda v: v in STARTS,
+        format_func=STARTS.get,
         horizontal=True,
     )
 
@@ -98,8 +97,7 @@ d = groups[group]
 activity = None
 with guard("Dimension activity"):
     activity = dimension_activity(info.id, group)
-order = list(np.argsort(-activity)) if activity is not None else list(range(d))
-order = [int(i) for i in order]
+order = dimension_order(activity, d)
 
 
 c1, c2, c3 = st.columns([2, 1, 1])
@@ -193,99 +191,60 @@ if mode == "sweep" and dims[0] == dims[1]:
     page.stop()
 
 x = explore.sample_batch(ds, choice.index)
-source = start
-grid = None
+settings = TraversalSettings(
+    group, mode, start, tuple(int(i) for i in dims), float(lo), float(hi), int(steps)
+)
+view = None
 with guard("Traversal"):
-    grid = traversal(
-        info.id,
-        digest(x) if source == "posterior" else "prior",
-        None,
-        source,
-        group,
-        tuple(int(i) for i in dims),
-        float(lo),
-        float(hi),
-        int(steps),
-        mode == "sweep",
-        x,
-    )
-if grid is None:
+    view = traversal_view(info.id, digest(x) if start == "posterior" else "prior", settings, x)
+if view is None:
     page.stop()
 
-values = grid.values
-row_labels = (
-    [f"{group}[{grid.dims[0]}] = {v:+.2f}" for v in values]
-    if grid.sweep
-    else [f"{group}[{i}]" for i in grid.dims]
-)
-col_labels = [f"{v:+.1f}" for v in grid.col_values]
+# downloads are named after the view: checkpoint, sample, group, mode, dimensions, range, steps
+stem = file_stem(info.id, choice.position, settings)
 
 
-def cell_text(m: str, out: np.ndarray) -> str:
-    spec = ds.specs[m]
-    if spec.kind == "categorical":
-        return f"{int(out.argmax())} ({out.max():.0%})"
-    return explore.tokens_to_text(out, spec) or "∅"
+def download(m: str) -> None:
+    st.download_button(
+        f"⬇ {m}: the traversal grid (PNG)",
+        data=lambda: view.png(m),
+        file_name=f"{stem}-{m}.png",
+        mime="image/png",
+        on_click="ignore",
+        key=f"dl_{m}",
+    )
 
 
 # ---- grid / sweep --------------------------------------------------------------------------
 if mode in ("grid", "sweep"):
-    title_x = f"{group}[{grid.dims[1]}] →" if grid.sweep else "value →"
-    st.caption(f"Columns: {title_x}  ·  starting point: {starts[start]}")
-    for m in model.modalities:
-        spec = ds.specs[m]
+    st.caption(view.caption)
+    for m in view.modalities:
         with guard(f"{m}"):
-            if plots.is_pictorial(spec):
-                chart(
-                    plots.grid_figure(grid.outputs[m], spec, row_labels, col_labels, m),
-                    key=f"grid_{m}",
-                    config=CHART,
-                )
-                if spec.kind == "spectrogram" and st.toggle(
+            if m in view.figures:
+                chart(view.figures[m], key=f"grid_{m}", config=CHART)
+                download(m)
+                if ds.specs[m].kind == "spectrogram" and st.toggle(
                     f"🔊 listen along a row of `{m}`", key=f"listen_on_{m}"
                 ):
                     r = st.selectbox(
                         "row",
-                        range(len(row_labels)),
+                        range(len(view.row_labels)),
                         key=f"listen_{m}",
-                        format_func=lambda k: row_labels[k],
+                        format_func=lambda k: view.row_labels[k],
                     )
-                    st.audio(
-                        row_sound(grid.outputs[m][r, :, 0].astype(np.float32)), format="audio/wav"
-                    )
+                    st.audio(row_sound(view.row_spectrograms(m, r)), format="audio/wav")
             else:
-                table = {"": row_labels}
-                for j, c in enumerate(col_labels):
-                    table[c] = [cell_text(m, grid.outputs[m][i, j]) for i in range(len(row_labels))]
                 st.markdown(f"**{m}**")
-                st.dataframe(table, hide_index=True)
+                st.dataframe(view.tables[m], hide_index=True)
 
 # ---- animation ------------------------------------------------------------------------------
 else:
     with guard("Animation"):
-        pictorial = [m for m in model.modalities if plots.is_pictorial(ds.specs[m])]
-        others = [m for m in model.modalities if m not in pictorial]
-        frames, captions = [], []
-        for j in range(len(values)):
-            frames.append(
-                plots.strip(
-                    [plots.to_rgb(grid.outputs[m][0, j], ds.specs[m]) for m in pictorial], height=64
-                )
-            )
-            captions.append(
-                " · ".join(f"{m}: {cell_text(m, grid.outputs[m][0, j])}" for m in others)
-            )
-        st.caption("Left to right: " + ", ".join(pictorial) + ". Press ▶ or drag the slider.")
-        chart(
-            plots.animation_figure(
-                frames,
-                [f"{v:+.2f}" for v in values],
-                captions,
-                f"{group}[{dims[0]}] from {lo:+.1f} to {hi:+.1f}",
-                scale=3,
-            ),
-            key="animation",
-            config=CHART,
-        )
+        st.caption(view.animation_caption)
+        if view.animation is not None:
+            chart(view.animation, key="animation", config=CHART)
+            for m in view.modalities:
+                if plots.is_pictorial(ds.specs[m]):
+                    download(m)
 
 page.finish()

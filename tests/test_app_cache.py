@@ -1,5 +1,5 @@
 """ui/cache.py never serves a checkpoint's old weights: after the weights are replaced on disk,
-the next load, prediction and every derived cached result (traversal, cross-modal draws,
+the next load, prediction and every derived cached result (the traversal and cross-modal views,
 attributions, Shapley values, MFM gradients, the fusion lab's scores) come from the new ones.
 
 Checkpoints of the tiny zoo (mmviz/tinyzoo.py) are copied into a temporary root, used
@@ -25,6 +25,8 @@ from mmviz.interpret.attributions import Attributor
 from mmviz.interpret.shapley import modality_shapley
 from mmviz.report import TargetChoice, mfm_gradients
 from mmviz.tinyzoo import build_tiny_zoo
+from mmviz.views.crossmodal import CrossmodalSettings
+from mmviz.views.traversal import TraversalSettings
 
 IDS = ("jmvae_tiny", "mfm_tiny", "lmf_tiny")
 
@@ -131,10 +133,10 @@ def test_every_derived_cache_follows_the_weights_on_disk(cache, digits_x, sentim
 
     def computed() -> dict[str, np.ndarray]:
         """What the pages get, through ui.cache (same arguments, so cache hits if stale)."""
-        grid = cache.traversal(
-            "jmvae_tiny", key, None, "posterior", "z", (0, 1), -2.0, 2.0, 3, False, hand
-        )
-        draws = cache.cross_modal("jmvae_tiny", key, ("label",), 3, 0, None, hand)
+        settings = TraversalSettings("z", "grid", "posterior", (0, 1), -2.0, 2.0, 3)
+        grid = cache.traversal_view("jmvae_tiny", key, settings, hand).grid
+        cond = CrossmodalSettings(("label",), 3, 0)
+        draws = cache.crossmodal_view("jmvae_tiny", key, cond, hand).draws
         attr = cache.attribution(
             "mfm_tiny", mfm_key, ("hand", "print"), target, "Saliency", (), mfm_x
         )

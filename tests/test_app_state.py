@@ -184,3 +184,11 @@ def test_generated_draws_can_be_downloaded_named_after_the_view():
     names = [b.label for b in at.get("download_button")]
     assert any(n.startswith("⬇ hand: the 4 draws (PNG)") for n in names), names
     assert any("(.txt)" in n for n in names) and any("(WAV)" in n for n in names)
+
+
+def test_traversal_grid_can_be_downloaded():
+    """One PNG per pictorial modality's grid (issue 19); the classes and phrases stay tables."""
+    at = open_page("pages/traversal.py", ckpt="mvae_tiny5", i="3", steps="4")
+    assert_clean(at)
+    names = [b.label for b in at.get("download_button") if "traversal" in b.label]
+    assert sorted(names) == [f"⬇ {m}: the traversal grid (PNG)" for m in ("hand", "print", "sound")]

@@ -11,7 +11,9 @@ Rules: models and datasets are shared by every session (`st.cache_resource`, nev
 afterwards: no .train(), no hooks); derived results are cached per arguments with bounded size
 (`st.cache_data(max_entries=...)`, and a `ttl` where files on disk may change), keyed by the
 checkpoint key, a digest of the sample and the settings. Arguments starting with `_` are not
-hashed: the explicit key arguments stand for them.
+hashed: the explicit key arguments stand for them. A page's view (`mmviz.views`: arrays,
+numbers and figures, built by a pure `build_<page>_view`) is cached whole the same way: the
+wrapper here loads the model under the key and calls the builder.
 
 Attributions register forward hooks and switch a model to eval mode for a moment. The shared
 models must never see that (another session's page could be running them), so attributions,
@@ -255,88 +257,48 @@ def _dimension_activity(root: str, cid: str, stamp: str, group: str, n: int) -> 
     return compute(ck.model, x, group)
 
 
-def traversal(
-    cid: str,
-    key: str,
-    observed: tuple[str, ...] | None,
-    source: str,
-    group: str,
-    dims: tuple[int, ...],
-    lo: float,
-    hi: float,
-    steps: int,
-    sweep: bool,
-    inputs: dict[str, torch.Tensor],
-):
-    """A traversal grid (or 2-D sweep), cached per checkpoint, sample digest `key`, settings."""
-    return _traversal(
-        *checkpoint_key(cid), key, observed, source, group, dims, lo, hi, steps, sweep, inputs
-    )
+def traversal_view(cid: str, key: str, settings, inputs: dict[str, torch.Tensor]):
+    """The Latent traversal page's view (`mmviz.views.traversal.build_traversal_view`), cached
+    per checkpoint, sample digest `key` ("prior" when it starts from the prior) and settings."""
+    return _traversal_view(*checkpoint_key(cid), key, settings, inputs)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _traversal(
-    root: str,
-    cid: str,
-    stamp: str,
-    key: str,
-    observed: tuple[str, ...] | None,
-    source: str,
-    group: str,
-    dims: tuple[int, ...],
-    lo: float,
-    hi: float,
-    steps: int,
-    sweep: bool,
-    _inputs,
-):
-    """A traversal grid (or 2-D sweep) from a sample's posterior mean or the prior mean."""
-    from mmviz import explore
+def _traversal_view(root: str, cid: str, stamp: str, key: str, settings, _inputs):
+    from mmviz.views.traversal import build_traversal_view
 
-    model = _load(root, cid, stamp).model
-    base = explore.base_latents(model, _inputs, observed, source)
-    values = np.linspace(lo, hi, steps)
-    if sweep:
-        return explore.sweep_2d(model, base, group, (dims[0], dims[1]), values)
-    return explore.traversal_grid(model, base, group, list(dims), values)
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    return build_traversal_view(ck.model, _inputs, settings, ds.specs)
 
 
-def cross_modal(
-    cid: str,
-    key: str,
-    observed: tuple[str, ...],
-    n: int,
-    seed: int,
-    reference: int | None,
-    inputs: dict[str, torch.Tensor],
-):
-    """N cross-modal draws and the oracles' verdicts, cached like `traversal` (and on the
-    stamps of the oracles that judge them)."""
+def crossmodal_view(cid: str, key: str, settings, inputs: dict[str, torch.Tensor]):
+    """The Cross-modal generation page's view (`mmviz.views.crossmodal.build_crossmodal_view`:
+    N draws and the oracles' verdicts), cached like `traversal_view` (`key`: digest of the
+    condition's inputs) and on the stamps of the oracles that judge them."""
     root, cid, stamp = checkpoint_key(cid)
     judges = tuple(
         weights_stamp(root, f"oracle_{m}") for m in _load(root, cid, stamp).model.modalities
     )
-    return _cross_modal(root, cid, stamp, judges, key, observed, n, seed, reference, inputs)
+    return _crossmodal_view(root, cid, stamp, judges, key, settings, inputs)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _cross_modal(
+def _crossmodal_view(
     root: str,
     cid: str,
     stamp: str,
     oracle_stamps: tuple[str, ...],
     key: str,
-    observed: tuple[str, ...],
-    n: int,
-    seed: int,
-    reference: int | None,
+    settings,
     _inputs,
 ):
-    from mmviz import explore
+    from mmviz.views.crossmodal import build_crossmodal_view
 
-    model = _load(root, cid, stamp).model
-    judges, _ = oracle_judges(model.modalities)
-    return explore.cross_modal(model, _inputs, list(observed), n, seed, judges, reference)
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    judges, missing = oracle_judges(ck.model.modalities)
+    return build_crossmodal_view(ck.model, _inputs, settings, judges, missing, ds.specs)
 
 
 # ---- attributions ------------------------------------------------------------------------------

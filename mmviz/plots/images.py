@@ -190,6 +190,13 @@ def grid_rgb(samples: np.ndarray, spec: ModalitySpec) -> np.ndarray:
     return np.stack(tiles).reshape(r, s, *tiles[0].shape)
 
 
+def grid_png(samples: np.ndarray, spec: ModalitySpec, scale: int = 4) -> bytes:
+    """A grid of samples (R, S, *data shape) of a pictorial modality as one PNG, tiles laid out
+    as on screen (`grid_figure`) without the labels, each pixel `scale` x `scale`."""
+    grid = mosaic(grid_rgb(samples, spec))
+    return png_bytes(np.repeat(np.repeat(grid, scale, axis=0), scale, axis=1))
+
+
 DRAWS_PER_ROW = 8
 LABEL_BAND = 9  # unscaled pixels under each row of tiles for their labels
 
