@@ -28,6 +28,24 @@ def dataset_builder(name: str) -> Callable[..., MultimodalDataset]:
     return getattr(import_module(module), func)
 
 
+# name -> "module:function" giving the version the builder makes with its defaults, without
+# building it (the app compares it with a checkpoint's `dataset_version`).
+VERSIONS: dict[str, str] = {
+    "digits": "mmviz.data.digits:digits_version",
+    "sentiment": "mmviz.data.sentiment:sentiment_version",
+}
+
+
+def dataset_version(name: str) -> str | None:
+    """The version of dataset `name` this app builds (default options), computed from its
+    parameters without building it; None for a dataset it cannot say this of."""
+    if name not in VERSIONS:
+        return None
+    module, func = VERSIONS[name].split(":")
+    version = getattr(import_module(module), func)()
+    return str(version[0] if isinstance(version, tuple) else version)
+
+
 def load_dataset(
     name: str,
     modalities: Sequence[str] | str | None = None,
@@ -45,6 +63,7 @@ __all__ = [
     "ModalitySpec",
     "MultimodalDataset",
     "dataset_builder",
+    "dataset_version",
     "load_dataset",
     "parse_modalities",
 ]
