@@ -16,6 +16,7 @@ import warnings
 import wave as wavelib
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from math import gcd
 
 import numpy as np
@@ -118,28 +119,47 @@ def _signal():
     return signal
 
 
-def _stft(wave: np.ndarray) -> np.ndarray:
-    _, _, z = _signal().stft(
-        wave,
+@lru_cache(maxsize=1)
+def _sft():
+    """The one short-time Fourier transform of the `sound` modality: a periodic Hann window of
+    NPERSEG samples every HOP samples, scaled to magnitude (the window sums to 1).
+
+    `scipy.signal.ShortTimeFFT` replaces the legacy `scipy.signal.stft`/`istft` pair; with
+    `phase_shift=None` and slices 1..N_FRAMES (slice p is centred on sample p * HOP, so slice 1
+    is the legacy first frame, samples 0..NPERSEG) it gives the legacy values exactly.
+    """
+    signal = _signal()
+    return signal.ShortTimeFFT(
+        signal.windows.hann(NPERSEG, sym=False),
+        hop=HOP,
         fs=RATE,
-        window="hann",
-        nperseg=NPERSEG,
-        noverlap=NPERSEG - HOP,
-        boundary=None,
-        padded=False,
+        mfft=NPERSEG,
+        scale_to="magnitude",
+        phase_shift=None,
     )
-    return z  # (..., NPERSEG // 2 + 1, frames)
+
+
+def _frames(n: int) -> int:
+    """How many whole NPERSEG frames, HOP apart, a wave of n samples holds."""
+    return max(0, (n - NPERSEG) // HOP + 1)
+
+
+def _stft(wave: np.ndarray) -> np.ndarray:
+    """(..., NPERSEG // 2 + 1, frames) STFT of whole frames only (no boundary padding)."""
+    wave = np.asarray(wave, dtype=np.float64)
+    return _sft().stft(wave, p0=1, p1=1 + _frames(wave.shape[-1]))
 
 
 def _istft(z: np.ndarray) -> np.ndarray:
-    # Without boundary padding the first and last half-window have a window sum near zero, so
-    # scipy warns about NOLA; those few edge samples just come back attenuated, which is fine.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="NOLA condition failed")
-        _, x = _signal().istft(
-            z, fs=RATE, window="hann", nperseg=NPERSEG, noverlap=NPERSEG - HOP, boundary=False
-        )
-    return x
+    """The wave of STFT frames `z` (as `_stft` gives them): (frames - 1) * HOP + NPERSEG samples.
+
+    Only whole frames are given, so the first and last half-window are covered by one
+    window each and come back attenuated, which is fine for Griffin-Lim's playback.
+    """
+    frames = z.shape[-1]
+    full = np.zeros((*z.shape[:-1], frames + 2), dtype=np.complex128)
+    full[..., 1 : frames + 1] = z  # the slices centred before and after: no signal there
+    return _sft().istft(full, k1=(frames - 1) * HOP + NPERSEG)
 
 
 def spectrogram(wave: np.ndarray) -> np.ndarray:
