@@ -496,6 +496,9 @@ def read_meta_summary(path: Path) -> tuple[dict[str, Any], str | None]:
             raise TypeError
         return v
 
+    def optional_text(v: Any) -> str | None:  # null: not recorded, as load_checkpoint reads it
+        return None if v is None else text(v)
+
     def names(v: Any) -> list[str]:
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             raise TypeError
@@ -529,7 +532,7 @@ def read_meta_summary(path: Path) -> tuple[dict[str, Any], str | None]:
         "wall_time_s": checked("wall_time_s", optional_number, None),
         "parameters": int(params) if params is not None else None,
         "demo_score": _number(_dig(meta.get("metrics"), ("demo", "score"))),
-        "dataset_version": checked("dataset_version", text, None),
+        "dataset_version": checked("dataset_version", optional_text, None),
     }
     return summary, "; ".join(problems) or None
 

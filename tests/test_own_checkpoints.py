@@ -94,3 +94,14 @@ def test_shipped_rows_in_list_json_say_not_yours(monkeypatch, capsys):
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and not any(r["yours"] or r["version_warning"] for r in rows)
+
+
+def test_a_null_dataset_version_is_not_recorded_and_a_number_is_a_problem(own_root):
+    """As load_checkpoint reads meta.json: null is "not recorded", a number the wrong type."""
+    for cid, value in (("my_oracle", None), ("my_old_oracle", 5)):
+        meta = json.loads((own_root / cid / "meta.json").read_text())
+        meta["dataset_version"] = value
+        (own_root / cid / "meta.json").write_text(json.dumps(meta))
+    by_id = {i.id: i for i in catalog()}
+    assert by_id["my_oracle"].problem is None and by_id["my_oracle"].version_warning is None
+    assert "'dataset_version' has the wrong type" in by_id["my_old_oracle"].problem
