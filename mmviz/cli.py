@@ -207,9 +207,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         head = ", ".join(f"{k} {v}" for k, v in r["headline"].items())
         mods = ",".join(r["modalities"])
-        print(f"{r['id']:<24} {r['model']:<12} {r['dataset']:<10} {mods:<28} {head}")
+        badge = "📁 yours  " if r.get("yours") else ""
+        print(f"{r['id']:<24} {r['model']:<12} {r['dataset']:<10} {mods:<28} {badge}{head}")
         if r.get("problem"):
             print(f"{'':<24} ! {r['problem']}")
+        if r.get("version_warning"):
+            print(f"{'':<24} ! {r['version_warning'].replace('**', '')}")
     return 0
 
 

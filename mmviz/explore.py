@@ -53,6 +53,9 @@ class CheckpointInfo:
     purpose: str = ""  # one line: what it is good for, or kept to show
     demo_score: float | None = None  # the demo suite's ranking figure (mmviz/demo.py)
     default: bool = False  # the best demo score: the checkpoint the app opens on
+    yours: bool = False  # not one of the shipped checkpoints (mmviz.zoo.is_yours)
+    dataset_version: str | None = None  # the data version it was trained on (meta.json)
+    version_warning: str | None = None  # set when the app builds another version of its data
 
     @property
     def kind(self) -> str | None:
@@ -71,7 +74,11 @@ class CheckpointInfo:
 
     @property
     def label(self) -> str:
-        return f"{self.id} ({self.model}: {', '.join(self.modalities)})"
+        """The picker's line: ⚠️ first when its data version differs, 📁 yours at the end."""
+        text = f"{self.id} ({self.model}: {', '.join(self.modalities)})"
+        if self.version_warning:
+            text = f"⚠️ {text}"
+        return f"{text} · 📁 yours" if self.yours else text
 
 
 def catalog(root: Path | None = None) -> list[CheckpointInfo]:
@@ -82,10 +89,11 @@ def catalog(root: Path | None = None) -> list[CheckpointInfo]:
     """
     from mmviz import checkpoint as ck
     from mmviz import paths
-    from mmviz.zoo import default_id, purpose, read_meta_summary
+    from mmviz.zoo import default_id, is_yours, purpose, read_meta_summary, version_warning
 
     root = Path(root) if root is not None else paths.checkpoint_root()
     out = []
+    versions: dict[str, str | None] = {}
     for cid in ck.list_ids(root):
         path = root / cid
         problem = None
@@ -112,6 +120,11 @@ def catalog(root: Path | None = None) -> list[CheckpointInfo]:
                 problem=problem,
                 purpose=purpose(cid),
                 demo_score=summary["demo_score"],
+                yours=is_yours(path),
+                dataset_version=summary["dataset_version"],
+                version_warning=version_warning(
+                    cid, summary["dataset"], summary["dataset_version"], versions
+                ),
             )
         )
     best = default_id({i.id: i.demo_score for i in out})

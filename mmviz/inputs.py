@@ -13,7 +13,6 @@ import contextlib
 import io
 import unicodedata
 import warnings
-import wave as wavelib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,7 +29,7 @@ MAX_WAV_SECONDS = 30.0
 MAX_WORD_CHARS = 40  # a phrase may be this many characters per word slot, no longer
 IMAGE_TYPES = ("png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff")
 IMAGE_HINT = "upload a PNG or JPEG image (at most 5 MB and 4096x4096 pixels)"
-WAV_HINT = "upload an uncompressed PCM .wav file (16-bit, mono or stereo, any rate) under 30 s"
+WAV_HINT = "upload a .wav file (PCM or float, mono or stereo, any rate) under 30 s"
 MNIST_BOX = 20  # MNIST digits are scaled into a 20x20 box and centred by mass in 28x28
 
 Level = Literal["info", "warning"]
@@ -374,20 +373,10 @@ def label_input(value: int | str, spec: ModalitySpec) -> Converted:
 # ---- sound ---------------------------------------------------------------------------------------
 def wav_header(data: bytes) -> tuple[int, int, int, float]:
     """(channels, sample width in bytes, rate, seconds) of WAV bytes, or DataError."""
-    try:
-        with wavelib.open(io.BytesIO(data), "rb") as w:
-            ch, width, rate, n = (
-                w.getnchannels(),
-                w.getsampwidth(),
-                w.getframerate(),
-                w.getnframes(),
-            )
-    except (wavelib.Error, EOFError, OSError, ValueError, RuntimeError) as e:
-        # RuntimeError: the stdlib's chunk reader on a chunk size pointing outside the file
-        raise DataError(f"not a readable WAV file ({e or type(e).__name__}); {WAV_HINT}") from None
-    if ch < 1 or rate <= 0:
-        raise DataError(f"the WAV header says {ch} channels at {rate} Hz; {WAV_HINT}")
-    return ch, width, rate, n / rate
+    from mmviz.data import audio
+
+    layout = audio.wav_layout(data)
+    return layout.channels, layout.width, layout.rate, layout.frames / layout.rate
 
 
 def wav_to_spectrogram(data: bytes | None, spec: ModalitySpec) -> Converted:
@@ -398,10 +387,11 @@ def wav_to_spectrogram(data: bytes | None, spec: ModalitySpec) -> Converted:
     if spec.kind != "spectrogram" or tuple(spec.shape) != (1, audio.N_BINS, audio.N_FRAMES):
         raise DataError(f"modality {spec.name!r} is not the digits sound spectrogram")
     data = _check_bytes(data, "uploaded sound", WAV_HINT)
-    channels, _, rate, seconds = wav_header(data)
+    layout = audio.wav_layout(data)
+    channels, rate, seconds = layout.channels, layout.rate, layout.frames / layout.rate
     if seconds > MAX_WAV_SECONDS:
         raise DataError(f"the recording is {seconds:.1f} s long; {WAV_HINT}")
-    wave, _ = audio.read_wav(data, audio.RATE)
+    wave, _ = audio.read_wav(layout, audio.RATE)
     out = Converted(torch.zeros(()))
     if channels > 1:
         out.info(f"{channels} channels mixed down to mono")

@@ -402,6 +402,26 @@ def disentanglement_report(
     return disentanglement(z, factors, kinds, seed=seed, latent_names=names)
 
 
+def disentanglement_dlib_report(
+    model: MultimodalModel, ds: MultimodalDataset, limit: int | None = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """SAP and DCI of the model's test codes as disentanglement_lib defines them (the
+    Information page's comparable mode): {"sap", "sap_scores", "dci", "sap_estimator",
+    "dci_estimator"}."""
+    from mmviz.interpret.information import DLIB_DCI, DLIB_SAP, dci_dlib, sap_dlib
+
+    z, names = latent_codes(model, ds, "test", limit)
+    factors, kinds = ground_truth_factors(ds, "test", limit)
+    score, matrix = sap_dlib(z, factors, kinds, seed=seed, latent_names=names)
+    return {
+        "sap": score,
+        "sap_scores": matrix,
+        "dci": dci_dlib(z, factors, kinds, seed=seed, latent_names=names),
+        "sap_estimator": DLIB_SAP,
+        "dci_estimator": DLIB_DCI,
+    }
+
+
 def disentanglement_row(cid: str, result: Any, n: int | None = None) -> dict[str, Any]:
     """One row of the per-checkpoint table: MIG, SAP, DCI (D, C, I) and the MI estimator."""
     return {

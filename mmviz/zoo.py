@@ -302,6 +302,45 @@ def purpose(cid: str) -> str:
     return next((r.purpose for r in ZOO if r.id == cid), "")
 
 
+def is_yours(path: Path) -> bool:
+    """Whether checkpoint folder `path` is the user's own rather than one of the shipped zoo:
+    anything but a shipped recipe's folder in the packaged zoo (a link to one counts as it)."""
+    try:
+        real = Path(path).resolve()
+        shipped_root = paths.DEFAULT_CHECKPOINTS.resolve()
+    except OSError:
+        return True
+    shipped = {r.id for r in ZOO if r.shipped}
+    return not (real.parent == shipped_root and real.name in shipped)
+
+
+def version_warning(
+    cid: str, dataset: str, trained_on: str | None, versions: dict[str, str | None] | None = None
+) -> str | None:
+    """Why checkpoint `cid` may not match the data the app shows: it was trained on another
+    version of `dataset` than the app builds (None when they match or either is unknown).
+    `versions` caches the app's version per dataset across calls."""
+    if not trained_on:
+        return None
+    versions = {} if versions is None else versions
+    if dataset not in versions:
+        from mmviz.data import dataset_version
+
+        try:
+            versions[dataset] = dataset_version(dataset)
+        except (ValueError, OSError):  # an unknown dataset or options: nothing to compare
+            versions[dataset] = None
+    ours = versions[dataset]
+    if ours is None or str(trained_on) == str(ours):
+        return None
+    return (
+        f"Checkpoint **{cid}** was trained on `{dataset}` version {trained_on}, but this app "
+        f"builds version {ours}: the samples shown are not the ones it learned from, so its "
+        f"outputs may not match them. Retrain it (`python -m mmviz train ... --dataset "
+        f"{dataset}`) or use a checkpoint of this version."
+    )
+
+
 RANKS = (1, 2, 4, 8, 16)
 
 
@@ -457,6 +496,9 @@ def read_meta_summary(path: Path) -> tuple[dict[str, Any], str | None]:
             raise TypeError
         return v
 
+    def optional_text(v: Any) -> str | None:  # null: not recorded, as load_checkpoint reads it
+        return None if v is None else text(v)
+
     def names(v: Any) -> list[str]:
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             raise TypeError
@@ -490,6 +532,7 @@ def read_meta_summary(path: Path) -> tuple[dict[str, Any], str | None]:
         "wall_time_s": checked("wall_time_s", optional_number, None),
         "parameters": int(params) if params is not None else None,
         "demo_score": _number(_dig(meta.get("metrics"), ("demo", "score"))),
+        "dataset_version": checked("dataset_version", optional_text, None),
     }
     return summary, "; ".join(problems) or None
 
@@ -502,10 +545,12 @@ def default_id(scores: dict[str, float | None]) -> str | None:
 
 def checkpoint_table(root: Path | None = None) -> list[dict[str, Any]]:
     """One row per checkpoint on disk (default root: `paths.checkpoint_root()`): id, model,
-    dataset, modalities and headline metrics."""
+    dataset, modalities and headline metrics; `yours` (not a shipped checkpoint, see
+    `is_yours`) and `version_warning` (trained on another dataset version than the app's)."""
     root = Path(root) if root is not None else paths.checkpoint_root()
     rows = []
     scores = {}
+    versions: dict[str, str | None] = {}
     for cid in list_ids(root):
         summary, problem = read_meta_summary(root / cid)
         scores[cid] = summary["demo_score"]
@@ -519,6 +564,11 @@ def checkpoint_table(root: Path | None = None) -> list[dict[str, Any]]:
                 "headline": {k: round(v, 3) for k, v in summary["headline"].items()},
                 "wall_time_s": summary["wall_time_s"],
                 "problem": problem,
+                "yours": is_yours(root / cid),
+                "dataset_version": summary["dataset_version"],
+                "version_warning": version_warning(
+                    cid, summary["dataset"], summary["dataset_version"], versions
+                ),
             }
         )
     best = default_id(scores)

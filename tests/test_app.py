@@ -469,6 +469,12 @@ def test_a_checkpoint_of_another_dataset_version_is_shown_with_a_warning(
     assert not at.exception
     warning = messages(at, "warning")
     assert "trained on `digits` version 0.0-old" in warning and "Retrain it" in warning
+    # the picker says it too: the option is flagged, the sidebar warns, the folder is yours
+    sidebar = " | ".join(str(e.value) for e in at.sidebar.warning)
+    assert "trained on `digits` version 0.0-old" in sidebar
+    picker = at.sidebar.selectbox(key="ckpt")
+    assert "⚠️ mvae_old (mvae: hand, print, label, text, sound) · 📁 yours" in picker.options
+    assert "📁 yours" in " ".join(str(c.value) for c in at.sidebar.caption)
     use_root(monkeypatch, zoo_root)
     at = open_page("pages/missing.py", ckpt="mvae_tiny5")
     assert "trained on" not in messages(at, "warning")

@@ -450,6 +450,33 @@ def test_information_mi_matrix_table_and_cache(zoo):
     assert "(from the cache)" in " ".join(c.value for c in at.caption)
 
 
+def test_information_labels_its_estimators_and_offers_the_comparable_mode(zoo):
+    """The table's SAP/DCI are labelled as this app's estimators; disentanglement_lib's
+    definitions are computed on demand, beside them, and then served from the cache."""
+    at = open_page("information", ckpt="mvae_tiny5")
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "This app's estimators" in captions and "LinearSVC(C=0.01)" in captions
+    assert "GradientBoostingClassifier" in captions
+    assert not [d for d in at.dataframe if "disentanglement_lib" in d.value.columns]  # on demand
+    at.toggle(key="info_dlib").set_value(True).run(timeout=600)
+    assert_clean(at)
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["this app", "disentanglement_lib"]
+    assert list(table.index) == [
+        "SAP", "DCI disentanglement", "DCI completeness", "DCI informativeness",
+    ]  # fmt: skip
+    assert np.isfinite(table.to_numpy()).all()
+    at.run()
+    assert "disentanglement_lib's SAP and DCI of mvae_tiny5: ready" in " ".join(
+        c.value for c in at.caption
+    )
+    assert (
+        "(from the cache)"
+        in [c.value for c in at.caption if "disentanglement_lib's" in c.value][-1]
+    )
+
+
 def test_information_mfm_views():
     at = open_page("information", ckpt="mfm_tiny")
     assert_clean(at)

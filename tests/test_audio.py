@@ -211,3 +211,45 @@ def test_input_spectrogram_finds_the_tone_in_a_long_recording():
     short = audio.wave_to_input_spectrogram(x[:1000])
     assert short.shape == (1, 32, 32)
     assert decode_spectrogram(short[0]) == 6
+
+
+def _legacy_stft(wave: np.ndarray) -> np.ndarray:
+    """The STFT as audio.py computed it before ShortTimeFFT: scipy's legacy `stft`."""
+    from scipy import signal
+
+    _, _, z = signal.stft(
+        wave, fs=audio.RATE, window="hann", nperseg=audio.NPERSEG,
+        noverlap=audio.NPERSEG - audio.HOP, boundary=None, padded=False,
+    )  # fmt: skip
+    return z
+
+
+@pytest.mark.parametrize("n", [audio.CLIP_LEN, audio.NPERSEG, audio.NPERSEG + 5, 8000])
+def test_short_time_fft_gives_the_legacy_stft(n):
+    """scipy.signal.ShortTimeFFT in place of the legacy stft: the same frames and magnitudes
+    (the complex values too), for one wave and a batch."""
+    rng = np.random.default_rng(n)
+    waves = rng.normal(0, 0.1, size=(3, n))
+    waves[0, : min(n, audio.CLIP_LEN)] += tone(7, loudness=-6.0)[: min(n, audio.CLIP_LEN)]
+    new, old = audio._stft(waves), _legacy_stft(waves)
+    assert new.shape == old.shape
+    np.testing.assert_allclose(np.abs(new), np.abs(old), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(new, old, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(audio._stft(waves[0]), old[0], rtol=0, atol=1e-12)
+
+
+def test_spectrogram_is_unchanged_by_short_time_fft():
+    """The `sound` modality's 32x32 spectrogram is what the legacy stft made (the shipped
+    checkpoints learned from it)."""
+    x = np.stack([tone(d, loudness=-12.0, noise=0.01) for d in range(10)])
+    mag = np.abs(_legacy_stft(x.astype(np.float64)))[..., audio.BIN_LO : audio.BIN_LO + 32, :]
+    db = 20.0 * np.log10(np.maximum(mag, 1e-12))
+    old = (np.clip(db, audio.DB_MIN, audio.DB_MAX) - audio.DB_MIN) / (audio.DB_MAX - audio.DB_MIN)
+    np.testing.assert_allclose(audio.spectrogram(x), old.astype(np.float32), atol=1e-6)
+
+
+def test_inverse_short_time_fft_round_trips_away_from_the_edges():
+    x = tone(3, loudness=-6.0, noise=0.01).astype(np.float64)
+    y = audio._istft(audio._stft(x))
+    assert y.shape == x.shape
+    np.testing.assert_allclose(y[audio.HOP : -audio.HOP], x[audio.HOP : -audio.HOP], atol=1e-9)

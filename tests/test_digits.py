@@ -567,3 +567,38 @@ def test_train_takes_an_mnist_folder_like_data_does(idx_dir, tmp_path, monkeypat
     meta = json.loads((out / "meta.json").read_text())
     assert meta["dataset_version"] == load_digits(mnist_dir=idx_dir).version
     assert meta["dataset_version"] != load_digits().version
+
+
+def test_full_mnist_size_is_estimated_before_the_build():
+    from mmviz.data.digits import LARGE_BUILD_BYTES, build_bytes
+
+    full = build_bytes(70_000, 2)
+    assert 2.5e9 < full < 4e9  # the ~3 GB build
+    assert build_bytes(5_000, 2) < LARGE_BUILD_BYTES  # the shipped sample is not announced
+    assert build_bytes(70_000, 1) == full // 2
+
+
+def test_a_large_idx_build_is_announced_then_shows_progress(
+    idx_dir, tmp_cache, monkeypatch, capsys
+):
+    """Full MNIST (~3 GB) says its size and what to do before building, then shows progress
+    bars; a tiny IDX folder stands in for it with the threshold lowered."""
+    from mmviz.data import digits
+
+    monkeypatch.setattr(digits, "LARGE_BUILD_BYTES", 1000)
+    ds_ = load_digits(mnist_dir=idx_dir)
+    err = capsys.readouterr().err
+    assert len(ds_) == 60
+    size = digits.build_bytes(30, 2) / 1e9
+    assert "from 30 MNIST images" in err and f"about {size:.1f} GB" in err
+    assert "MMVIZ_CACHE" in err and "Leave out --mnist" in err
+    announce = err.index("MMVIZ_CACHE")
+    assert err.index("digits: print") > announce and err.index("digits: sound") > announce
+    assert err.count("100%") == 2  # both bars reach the end
+    load_digits(mnist_dir=idx_dir)  # cached: no build, nothing said
+    assert capsys.readouterr().err == ""
+
+
+def test_a_small_idx_build_is_quiet(idx_dir, tmp_cache, capsys):
+    load_digits(mnist_dir=idx_dir)
+    assert capsys.readouterr().err == ""

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io.wavfile
+import scipy.signal
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,6 +42,9 @@ from mmviz.inputs import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL")  # "Corrupt EXIF data"...
+# the WAV reader's scipy modules load here: their first import (seconds on a busy machine) is
+# not what the time limit of a hostile input measures
+assert scipy.io.wavfile and scipy.signal
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = digit_specs()
 HAND, PRINT, LABEL, TEXT, SOUND = (SPECS[m] for m in ("hand", "print", "label", "text", "sound"))
@@ -75,6 +80,7 @@ WAV_REASONS = (
     "not a readable WAV",
     "WAV header says",
     "samples are \\d+ bytes wide",
+    "WAV samples of type",
     "holds no audio",
     "recording is silent",
     r"recording is [\d.]+ s long",
@@ -734,10 +740,65 @@ def test_wav_longest_accepted_recording_is_fast():
     assert kind == "ok" and "loudest" in " ".join(n.message for n in out.notes)
 
 
-@pytest.mark.parametrize("fmt", [3, 0xFFFE, 2, 0])
+@pytest.mark.parametrize("fmt", [2, 0, 7, 0x55])
 def test_wav_unsupported_encodings_are_refused(fmt):
-    """IEEE float, WAVE_FORMAT_EXTENSIBLE, ADPCM, unknown: refused with the PCM hint."""
-    data = wav_bytes_raw(np.zeros(800, dtype="<f4").tobytes(), 8000, 1, 4, fmt)
+    """ADPCM, unknown, mu-law, MP3: refused, naming the format, with the hint."""
+    data = wav_bytes_raw(np.ones(800, dtype="<f4").tobytes(), 8000, 1, 4, fmt)
     kind, message = call(wav_to_spectrogram, data, SOUND)
     assert kind == "refused"
     check_refusal(message, WAV_REASONS)
+    assert "Unknown wave file format" in message
+
+
+def extensible_wav(raw: bytes, rate: int, channels: int, width: int, sub: int, bits: int) -> bytes:
+    """A WAVE_FORMAT_EXTENSIBLE file (40-byte fmt chunk) whose sub-format GUID is `sub`
+    (1 PCM, 3 IEEE float), written by hand as phones and DAWs write them."""
+    guid = struct.pack("<I", sub) + b"\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+    fmt = struct.pack(
+        "<HHIIHHHHI", 0xFFFE, channels, rate, rate * channels * width, channels * width,
+        8 * width, 22, bits, (1 << channels) - 1,
+    ) + guid  # fmt: skip
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(raw)) + raw
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_wav_float32_is_read_and_resampled():
+    """A 32-bit float WAV at 44.1 kHz (what `wave` refused): read, resampled to 8 kHz."""
+    from scipy.io import wavfile
+
+    buf = io.BytesIO()
+    wavfile.write(buf, 44100, dtmf(44100, 0.6).astype(np.float32))
+    data = buf.getvalue()
+    assert struct.unpack("<H", data[20:22])[0] == 3  # IEEE float
+    assert wav_outcome(data) == "ok"
+    out = wav_to_spectrogram(data, SOUND)
+    assert "resampled from 44100 Hz to 8000 Hz" in " ".join(n.message for n in out.notes)
+    x, rate = audio.read_wav(data)
+    assert rate == 8000 and len(x) == round(0.6 * 8000)
+    assert np.abs(x[1000:-1000]).max() == pytest.approx(0.6, abs=0.03)  # 0.3 + 0.3 peak
+
+
+@pytest.mark.parametrize(
+    ("sub", "width", "dtype", "scale"),
+    [(1, 2, "<i2", 32767), (1, 4, "<i4", 2**31 - 1), (3, 4, "<f4", 1.0)],
+)
+def test_wav_extensible_is_read(sub, width, dtype, scale):
+    """WAVE_FORMAT_EXTENSIBLE around 16/32-bit PCM and float, stereo at 48 kHz."""
+    x = dtmf(48000, 0.5, channels=2)
+    raw = (x * scale).astype(dtype).tobytes()
+    data = extensible_wav(raw, 48000, 2, width, sub, 8 * width)
+    assert wav_outcome(data) == "ok"
+    y, rate = audio.read_wav(data)
+    assert rate == 8000 and len(y) == 4000
+    ref, _ = audio.read_wav(make_wav(x, 48000, 2, 2))  # the same tone as plain 16-bit PCM
+    assert np.abs(y - ref).max() < 1e-3
+
+
+def test_wav_float_with_nan_and_huge_values_is_clipped():
+    x = dtmf(8000, 0.5).astype(np.float32)
+    x[::50] = np.nan
+    x[1::50] = np.inf
+    x[2::50] = 1e30
+    data = wav_bytes_raw(x.tobytes(), 8000, 1, 4, 3)
+    assert wav_outcome(data) == "ok"

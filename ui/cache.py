@@ -382,6 +382,20 @@ def _disentanglement(root, cid, stamp, limit):
     return rep.disentanglement_report(ck.model, ds, limit)
 
 
+def disentanglement_dlib(cid: str, limit: int = 1000) -> dict:
+    """SAP and DCI as disentanglement_lib defines them (minutes: computed once, then cached)."""
+    return _disentanglement_dlib(*checkpoint_key(cid), limit)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _disentanglement_dlib(root, cid, stamp, limit):
+    from mmviz import report as rep
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    return rep.disentanglement_dlib_report(ck.model, ds, limit)
+
+
 def mfm_information(cid: str, n: int = 500, estimator: str = "gaussian") -> pd.DataFrame:
     return _mfm_information(*checkpoint_key(cid), n, estimator)
 

@@ -96,20 +96,35 @@ def _image_widget(m: str, spec: ModalitySpec, key: str) -> Converted | None:
     return image_from_bytes(up.getvalue(), spec)
 
 
+def _record_rate() -> int:
+    """The microphone's sample rate: the `sound` modality's (8 kHz), one st.audio_input takes."""
+    from mmviz.data import audio
+
+    return audio.RATE
+
+
 def _sound_widget(m: str, spec: ModalitySpec, key: str) -> Converted | None:
     how = st.radio(f"{m}", ["upload", "record", NONE], key=f"{key}_{m}_how", horizontal=True)
     if how == NONE:
         return None
     if how == "record":
-        rec = st.audio_input(f"record `{m}`", key=f"{key}_{m}_rec")
+        # recorded at the modality's own rate (8 kHz): no resampling, and the same WAV reader
+        rec = st.audio_input(
+            f"record `{m}`",
+            key=f"{key}_{m}_rec",
+            sample_rate=_record_rate(),
+            help="Record a keypad tone (or any sound) from the microphone; the loudest 0.53 s "
+            "are kept.",
+        )
         data = None if rec is None else rec.getvalue()
     else:
         up = st.file_uploader(
             f"WAV for `{m}`",
             type=["wav"],
             key=f"{key}_{m}_file",
-            help="An uncompressed PCM .wav, any rate, mono or stereo, under 30 s: it is mixed "
-            "to mono, resampled to 8 kHz and its loudest 0.53 s kept.",
+            help="A .wav (PCM up to 32-bit or float, also WAVE_FORMAT_EXTENSIBLE), any rate, "
+            "mono or stereo, under 30 s: it is mixed to mono, resampled to 8 kHz and its "
+            "loudest 0.53 s kept.",
         )
         data = None if up is None else up.getvalue()
     if data is None:

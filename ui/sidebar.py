@@ -195,6 +195,10 @@ def choose_checkpoint(
         help="Checkpoints of this dataset that this page can show.",
     )
     page.publish("ckpt", cid, keep=key)
+    if by_id[cid].yours:
+        st.sidebar.caption(f"📁 yours: from `{by_id[cid].path.parent}`, not a shipped checkpoint.")
+    if by_id[cid].version_warning:
+        st.sidebar.warning(by_id[cid].version_warning, icon="⚠️")
     if switched is not None:
         st.info(
             f"{switch_note} **{switched.id}** is a {switched.model} checkpoint of "

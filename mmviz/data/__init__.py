@@ -7,6 +7,7 @@ Built-in datasets are listed in `DATASETS`; installed packages add more through 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
 from mmviz.data.base import (
     SPLITS,
@@ -45,6 +46,24 @@ def dataset_builder(name: str) -> Callable[..., MultimodalDataset]:
     return REGISTRY.load(name)  # type: ignore[return-value]
 
 
+# name -> "module:function" giving the version the builder makes with its defaults, without
+# building it (the app compares it with a checkpoint's `dataset_version`).
+VERSIONS: dict[str, str] = {
+    "digits": "mmviz.data.digits:digits_version",
+    "sentiment": "mmviz.data.sentiment:sentiment_version",
+}
+
+
+def dataset_version(name: str) -> str | None:
+    """The version of dataset `name` this app builds (default options), computed from its
+    parameters without building it; None for a dataset it cannot say this of."""
+    if name not in VERSIONS:
+        return None
+    module, func = VERSIONS[name].split(":")
+    version = getattr(import_module(module), func)()
+    return str(version[0] if isinstance(version, tuple) else version)
+
+
 def load_dataset(
     name: str,
     modalities: Sequence[str] | str | None = None,
@@ -73,6 +92,7 @@ __all__ = [
     "MultimodalDataset",
     "dataset_builder",
     "dataset_names",
+    "dataset_version",
     "load_dataset",
     "parse_modalities",
 ]

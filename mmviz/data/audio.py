@@ -11,9 +11,12 @@ display with the origin at the bottom.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 import wave as wavelib
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from math import gcd
 
 import numpy as np
@@ -116,28 +119,47 @@ def _signal():
     return signal
 
 
-def _stft(wave: np.ndarray) -> np.ndarray:
-    _, _, z = _signal().stft(
-        wave,
+@lru_cache(maxsize=1)
+def _sft():
+    """The one short-time Fourier transform of the `sound` modality: a periodic Hann window of
+    NPERSEG samples every HOP samples, scaled to magnitude (the window sums to 1).
+
+    `scipy.signal.ShortTimeFFT` replaces the legacy `scipy.signal.stft`/`istft` pair; with
+    `phase_shift=None` and slices 1..N_FRAMES (slice p is centred on sample p * HOP, so slice 1
+    is the legacy first frame, samples 0..NPERSEG) it gives the legacy values exactly.
+    """
+    signal = _signal()
+    return signal.ShortTimeFFT(
+        signal.windows.hann(NPERSEG, sym=False),
+        hop=HOP,
         fs=RATE,
-        window="hann",
-        nperseg=NPERSEG,
-        noverlap=NPERSEG - HOP,
-        boundary=None,
-        padded=False,
+        mfft=NPERSEG,
+        scale_to="magnitude",
+        phase_shift=None,
     )
-    return z  # (..., NPERSEG // 2 + 1, frames)
+
+
+def _frames(n: int) -> int:
+    """How many whole NPERSEG frames, HOP apart, a wave of n samples holds."""
+    return max(0, (n - NPERSEG) // HOP + 1)
+
+
+def _stft(wave: np.ndarray) -> np.ndarray:
+    """(..., NPERSEG // 2 + 1, frames) STFT of whole frames only (no boundary padding)."""
+    wave = np.asarray(wave, dtype=np.float64)
+    return _sft().stft(wave, p0=1, p1=1 + _frames(wave.shape[-1]))
 
 
 def _istft(z: np.ndarray) -> np.ndarray:
-    # Without boundary padding the first and last half-window have a window sum near zero, so
-    # scipy warns about NOLA; those few edge samples just come back attenuated, which is fine.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="NOLA condition failed")
-        _, x = _signal().istft(
-            z, fs=RATE, window="hann", nperseg=NPERSEG, noverlap=NPERSEG - HOP, boundary=False
-        )
-    return x
+    """The wave of STFT frames `z` (as `_stft` gives them): (frames - 1) * HOP + NPERSEG samples.
+
+    Only whole frames are given, so the first and last half-window are covered by one
+    window each and come back attenuated, which is fine for Griffin-Lim's playback.
+    """
+    frames = z.shape[-1]
+    full = np.zeros((*z.shape[:-1], frames + 2), dtype=np.complex128)
+    full[..., 1 : frames + 1] = z  # the slices centred before and after: no signal there
+    return _sft().istft(full, k1=(frames - 1) * HOP + NPERSEG)
 
 
 def spectrogram(wave: np.ndarray) -> np.ndarray:
@@ -199,41 +221,110 @@ def wav_bytes(wave: np.ndarray, rate: int = RATE) -> bytes:
     return buf.getvalue()
 
 
-def read_wav(data: bytes, rate: int = RATE) -> tuple[np.ndarray, int]:
-    """(mono float32 wave in [-1, 1], rate) from WAV bytes: stereo mixed down, resampled.
+WAV_HINT = (
+    "upload a .wav file: PCM (8 to 32-bit) or 32/64-bit float, mono or stereo, any rate; "
+    "export as WAV from any editor"
+)
 
-    Only uncompressed PCM is read (what the stdlib `wave` module supports); anything else is a
-    DataError that says to export 16-bit PCM WAV.
+
+@dataclass(frozen=True)
+class WavLayout:
+    """What a WAV file's header says, and where its whole frames lie (`wav_layout`)."""
+
+    fmt: int  # wFormatTag: 1 PCM, 3 IEEE float, 0xFFFE WAVE_FORMAT_EXTENSIBLE, ...
+    channels: int
+    rate: int
+    width: int  # bytes per sample (the container, as nBlockAlign / nChannels)
+    frames: int  # whole frames present (a cut file or a lying data size: what is there)
+    clean: bytes  # the same file rewritten with only its fmt and data chunks, sizes true
+
+
+def wav_layout(data: bytes) -> WavLayout:
+    """Walk a RIFF/RIFX WAV's chunks and check its header, without decoding a sample.
+
+    The file is rewritten with its `fmt ` chunk and the whole frames of its `data` chunk, and
+    sizes that say what is really there, so a truncated download (cut mid-sample) or a data
+    size claiming 4 GB is read as far as it goes; anything else odd is a DataError.
     """
-    hint = "upload an uncompressed PCM .wav file (e.g. 16-bit mono; export as WAV from any editor)"
+    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
+        raise DataError(f"not a readable WAV file (no RIFF/WAVE header); {WAV_HINT}")
+    order = "<" if data[:4] == b"RIFF" else ">"
+    pos, fmt_chunk, body = 12, None, None
+    while pos + 8 <= len(data) and body is None:
+        cid, (size,) = data[pos : pos + 4], struct.unpack(order + "I", data[pos + 4 : pos + 8])
+        if cid == b"fmt ":
+            fmt_chunk = data[pos + 8 : pos + 8 + size]
+        elif cid == b"data":
+            body = (pos + 8, size)
+        pos += 8 + size + (size & 1)
+    if fmt_chunk is None or len(fmt_chunk) < 16:
+        raise DataError(f"not a readable WAV file (no format chunk); {WAV_HINT}")
+    if body is None:
+        raise DataError(f"not a readable WAV file (no data chunk); {WAV_HINT}")
+    fmt, channels, rate, _, align, _ = struct.unpack(order + "HHIIHH", fmt_chunk[:16])
+    if channels < 1 or not 0 < rate <= MAX_SOURCE_RATE or align < channels:
+        raise DataError(
+            f"WAV header says {channels} channels at {rate} Hz, {align} bytes a frame; {WAV_HINT}"
+        )
+    width = align // channels
+    start, size = body
+    n = min(size, len(data) - start)
+    n -= n % align
+    if n <= 0:
+        raise DataError(f"WAV file holds no audio samples; {WAV_HINT}")
+    fmt_part = fmt_chunk + b"\0" * (len(fmt_chunk) & 1)
+    chunks = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack(order + "I", len(fmt_chunk))
+        + fmt_part
+        + b"data"
+        + struct.pack(order + "I", n)
+        + data[start : start + n]
+        + b"\0" * (n & 1)
+    )
+    clean = data[:4] + struct.pack(order + "I", len(chunks)) + chunks
+    return WavLayout(int(fmt), int(channels), int(rate), int(width), n // align, clean)
+
+
+def decode_wav(data: bytes | WavLayout) -> tuple[np.ndarray, int]:
+    """((frames, channels) float64 samples in [-1, 1], rate) of WAV bytes, at the file's rate.
+
+    Decoded by `scipy.io.wavfile`: integer PCM of any depth up to 64 bits (24-bit included),
+    32- and 64-bit IEEE float, and WAVE_FORMAT_EXTENSIBLE headers around either, which phones
+    and audio editors write and Python's `wave` module refuses. Compressed encodings (ADPCM,
+    mu-law, ...) are a DataError naming the format.
+    """
+    from scipy.io import wavfile
+
+    layout = data if isinstance(data, WavLayout) else wav_layout(data)
     try:
-        with wavelib.open(io.BytesIO(data), "rb") as w:
-            channels, width, src_rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            frames = w.readframes(w.getnframes())
-    except (wavelib.Error, EOFError, OSError, ValueError, RuntimeError) as e:
-        # RuntimeError: the stdlib's chunk reader on a chunk size pointing outside the file
-        raise DataError(f"not a readable WAV file ({e or type(e).__name__}); {hint}") from e
-    if channels < 1 or not 0 < src_rate <= MAX_SOURCE_RATE:
-        raise DataError(f"WAV header says {channels} channels at {src_rate} Hz; {hint}")
-    if width in (1, 2, 4):
-        frames = frames[: len(frames) - len(frames) % width]  # a file cut mid-sample
-    if width == 1:
-        x = (np.frombuffer(frames, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
-    elif width == 2:
-        x = np.frombuffer(frames, dtype="<i2").astype(np.float64) / 32768.0
-    elif width == 3:
-        b = np.frombuffer(frames, dtype=np.uint8)
-        b = b[: len(b) // 3 * 3].reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        x = np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float64) / float(1 << 23)
-    elif width == 4:
-        x = np.frombuffer(frames, dtype="<i4").astype(np.float64) / 2147483648.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            _, x = wavfile.read(io.BytesIO(layout.clean))
+    except (ValueError, TypeError, struct.error, OSError, EOFError, ZeroDivisionError) as e:
+        # TypeError: numpy has no dtype for the container the header claims (9+ bytes)
+        raise DataError(f"not a readable WAV file ({e or type(e).__name__}); {WAV_HINT}") from e
+    x = np.asarray(x)
+    if x.dtype.kind == "f":
+        x = np.nan_to_num(x.astype(np.float64), nan=0.0, posinf=1.0, neginf=-1.0)
+    elif x.dtype.kind == "u":  # 8-bit and less: unsigned around 128
+        x = (x.astype(np.float64) - 128.0) / 128.0
+    elif x.dtype.kind == "i":  # left-justified in its container: scale by the container
+        x = x.astype(np.float64) / float(2 ** (8 * x.dtype.itemsize - 1))
     else:
-        raise DataError(f"WAV samples are {width} bytes wide; {hint}")
-    n = len(x) // channels
-    if n == 0:
-        raise DataError(f"WAV file holds no audio samples; {hint}")
-    x = x[: n * channels].reshape(n, channels).mean(axis=1)
+        raise DataError(f"WAV samples of type {x.dtype} cannot be read; {WAV_HINT}")
+    x = x.reshape(len(x), -1) if x.ndim > 1 else x[:, None]
+    if x.size == 0:
+        raise DataError(f"WAV file holds no audio samples; {WAV_HINT}")
+    return np.clip(x, -1.0, 1.0), layout.rate
+
+
+def read_wav(data: bytes | WavLayout, rate: int = RATE) -> tuple[np.ndarray, int]:
+    """(mono float32 wave in [-1, 1], rate) from WAV bytes: stereo mixed down, resampled to
+    `rate` (see `decode_wav` for the encodings read; anything else is a DataError)."""
+    x, src_rate = decode_wav(data)
+    x = x.mean(axis=1)
     if src_rate != rate:
         x = _signal().resample_poly(x, *_resample_ratio(int(rate), int(src_rate)))
     return np.clip(x, -1.0, 1.0).astype(np.float32), int(rate)

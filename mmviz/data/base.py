@@ -12,10 +12,12 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch loads with the first batch, not with the dataset's description
+    import torch
 
 Kind = Literal["image", "categorical", "tokens", "spectrogram", "sequence"]
 Likelihood = Literal["bernoulli", "gaussian", "laplace", "categorical"]
@@ -164,6 +166,8 @@ class MultimodalDataset:
         self, split: str, index: np.ndarray | slice | None = None
     ) -> dict[str, torch.Tensor]:
         """All (or `index`-selected) samples of a split as `dict[str, Tensor]`."""
+        import torch
+
         idx = self.indices(split)
         if index is not None:
             idx = idx[index]
@@ -172,6 +176,8 @@ class MultimodalDataset:
     def target_tensor(
         self, split: str, name: str | None = None, index: np.ndarray | slice | None = None
     ) -> torch.Tensor:
+        import torch
+
         idx = self.indices(split)
         if index is not None:
             idx = idx[index]
@@ -196,6 +202,8 @@ class MultimodalDataset:
         With world_size > 1 each rank gets an equal, disjoint shard of the epoch (the tail
         that does not divide evenly is dropped so every rank takes the same number of steps).
         """
+        import torch
+
         idx = self.indices(split)
         if shuffle:
             rng = np.random.default_rng([seed, epoch])

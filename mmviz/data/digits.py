@@ -8,6 +8,7 @@ holds the digit (shared) or the colour/voice/language (style). Each hand image i
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -357,6 +358,49 @@ def specs() -> dict[str, ModalitySpec]:
     }
 
 
+def build_bytes(n_images: int, styles_per_image: int = 2) -> int:
+    """Estimated bytes of the dataset built from `n_images` MNIST digits: its arrays in memory,
+    and about the size of its (uncompressed) cache file. Full MNIST (70,000) makes ~2.9 GB."""
+    per_sample = sum(int(np.prod(s.shape)) * np.dtype(s.dtype).itemsize for s in specs().values())
+    per_sample += 20 * 8  # factors and the target
+    per_sample += PRINT_SIZE * PRINT_SIZE * 4  # the print masks, alive while building
+    return int(n_images) * int(styles_per_image) * per_sample
+
+
+LARGE_BUILD_BYTES = 500 * 2**20  # a build above this is announced and shows progress bars
+
+
+def announce_large_build(n_images: int, styles_per_image: int, source: str) -> bool:
+    """Say on stderr, before a build of more than LARGE_BUILD_BYTES starts, how large it will be
+    and what to do instead; True when it did (the build then shows progress bars)."""
+    size = build_bytes(n_images, styles_per_image)
+    if size <= LARGE_BUILD_BYTES:
+        return False
+    from mmviz.paths import cache_root
+
+    n = n_images * styles_per_image
+    print(
+        f"mmviz: building `digits` from {n_images:,} MNIST images ({source}): {n:,} samples, "
+        f"about {size / 1e9:.1f} GB of memory while it builds and as much disk in the cache "
+        f"({cache_root()}; set MMVIZ_CACHE to put it elsewhere). It is built once (several "
+        "minutes) and then loaded from the cache. Short of memory or disk? Leave out --mnist "
+        "(the shipped 5,000-digit sample, 0.2 GB) or give --mnist a folder with fewer digits.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    """A tqdm bar on stderr (nothing when not `enabled`)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc=desc, unit=" samples", file=sys.stderr, disable=not enabled,
+        mininterval=1.0, unit_scale=True,
+    )  # fmt: skip
+
+
 def _build(
     seed: int,
     styles_per_image: int,
@@ -364,6 +408,7 @@ def _build(
     images: np.ndarray,
     labels: np.ndarray,
     source: str,
+    progress: bool = False,
 ) -> MultimodalDataset:
     k = styles_per_image
     n_img = len(images)
@@ -390,7 +435,10 @@ def _build(
     left = (cls + r.integers(1, 10, n)) % 10
     right = (cls + r.integers(1, 10, n)) % 10
     masks = np.empty((n, PRINT_SIZE, PRINT_SIZE), dtype=np.float32)
+    bar = _progress(n, "digits: print", progress)
     for i in range(n):
+        if i % 1000 == 999 or i == n - 1:
+            bar.update(i + 1 - bar.n)
         masks[i] = render_print_mask(
             int(cls[i]),
             scale[i],
@@ -401,6 +449,7 @@ def _build(
             int(left[i]),
             int(right[i]),
         )
+    bar.close()
     fg, bg = print_colours(fg_hue, bg_hue, polarity)
     m = masks[:, None]
     fg, bg = fg.astype(np.float32)[:, :, None, None], bg.astype(np.float32)[:, :, None, None]
@@ -426,10 +475,12 @@ def _build(
     f32 = [a.astype(np.float32) for a in (duration, loudness, noise, pitch, onset)]
     sound = np.empty((n, 1, audio.N_BINS, audio.N_FRAMES), dtype=np.float32)
     chunk = 500  # bounded memory: (chunk, 2, 4224) float64 temporaries
-    for s in range(0, n, chunk):
-        sl = slice(s, s + chunk)
-        wave = audio.synthesize(cls[sl], *(a[sl] for a in f32), sound_seed[sl])
-        sound[sl, 0] = audio.spectrogram(wave)
+    with _progress(n, "digits: sound", progress) as bar:
+        for s in range(0, n, chunk):
+            sl = slice(s, s + chunk)
+            wave = audio.synthesize(cls[sl], *(a[sl] for a in f32), sound_seed[sl])
+            sound[sl, 0] = audio.spectrogram(wave)
+            bar.update(len(cls[sl]))
 
     splits_img = stratified_split(labels, SPLIT_FRACTIONS, seed)
     splits = {
@@ -567,7 +618,10 @@ def load_digits(
             raise DataError(
                 f"MNIST source {source} has no image of digit(s) {missing}; every class is needed"
             )
-        return _build(int(seed), int(styles_per_image), version, images, labels, source)
+        large = announce_large_build(len(images), int(styles_per_image), source)
+        return _build(
+            int(seed), int(styles_per_image), version, images, labels, source, progress=large
+        )
 
     return load_or_build(NAME, version, build, use_cache)
 

@@ -556,6 +556,26 @@ def _build(
     )
 
 
+def sentiment_version(
+    seed: int = 0,
+    n_train: int = 6000,
+    n_valid: int = 1000,
+    n_test: int = 2000,
+    mix: dict[str, float] | None = None,
+    noise: dict[str, float] | None = None,
+) -> str:
+    """The version `load_sentiment` builds with these parameters, without building it."""
+    params = {
+        "seed": _check_count("seed", seed, 0),
+        "n_train": _check_count("n_train", n_train, 1),
+        "n_valid": _check_count("n_valid", n_valid, 0),
+        "n_test": _check_count("n_test", n_test, 0),
+        "mix": _resolve_mix(mix),
+        "noise": _resolve_noise(noise),
+    }
+    return version_hash(GENERATOR_VERSION, params)
+
+
 def load_sentiment(
     seed: int = 0,
     use_cache: bool = True,
@@ -571,15 +591,7 @@ def load_sentiment(
     n_valid = _check_count("n_valid", n_valid, 0)
     n_test = _check_count("n_test", n_test, 0)
     mix_r, noise_r = _resolve_mix(mix), _resolve_noise(noise)
-    params = {
-        "seed": seed,
-        "n_train": n_train,
-        "n_valid": n_valid,
-        "n_test": n_test,
-        "mix": mix_r,
-        "noise": noise_r,
-    }
-    version = version_hash(GENERATOR_VERSION, params)
+    version = sentiment_version(seed, n_train, n_valid, n_test, mix, noise)
     return load_or_build(
         NAME,
         version,

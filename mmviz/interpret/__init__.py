@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "DisentanglementResult": "information",
     "MIMatrix": "information",
     "dci": "information",
+    "dci_dlib": "information",
     "disentanglement": "information",
     "entropy_discrete": "information",
     "mi_discrete": "information",
@@ -46,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "mig": "information",
     "mutual_information_matrix": "information",
     "sap": "information",
+    "sap_dlib": "information",
     # partial information decomposition
     "MEASURES": "pid",
     "PIDResult": "pid",
