@@ -578,6 +578,20 @@ def _checkpoint_files(root, cid, stamp):
     return read_json(path / CONFIG), meta
 
 
+def report_view(cid: str, modalities: tuple[str, ...] = ()):
+    """The Model report's view of checkpoint `cid` (`views.report.ReportView`) from its
+    config.json and meta.json, cached like them on (root, id, stamp)."""
+    return _report_view(*checkpoint_key(cid), modalities)
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def _report_view(root, cid, stamp, modalities):
+    from mmviz.views.report import build_report_view
+
+    config, meta = _checkpoint_files(root, cid, stamp)
+    return build_report_view(cid, config, meta, modalities)
+
+
 def provenance(cid: str, meta: dict):
     """Provenance table and the weights checksum verified against the file."""
     return _provenance(*checkpoint_key(cid), meta)
