@@ -193,3 +193,53 @@ def test_which_checkpoints_the_lab_takes(ds, index, models):
     }
     assert lab.noise_note("tokens", 0) == "50% of words replaced"
     assert lab.noise_note("sequence", 0) is None and lab.noise_note("tokens", "clean") is None
+
+
+def test_cached_views_follow_the_weights_and_meta_on_disk(ds, sample, tmp_path, monkeypatch):
+    """ui/cache serves the lab's scores and the report from the (root, id, stamp) key: after
+    the weights or meta.json change on disk, the next view comes from the new files."""
+    import shutil
+
+    import streamlit as st
+    from safetensors.torch import save_file
+
+    from mmviz import checkpoint as ck
+    from ui import cache
+
+    ids = ("lmf_sentiment", "late_sentiment")
+    root = tmp_path / "zoo"
+    for cid in ids:
+        shutil.copytree(ROOT / "checkpoints" / cid, root / cid)
+    monkeypatch.setenv("MMVIZ_CHECKPOINTS", str(root))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        args = (ids, cache.digest(sample), ("language", "visual"), (("visual", 0.0),), 0, None)
+        before = cache.lab_scores_view(*args, sample).table["score"].to_numpy()
+        again = cache.lab_scores_view(*args, sample).table["score"].to_numpy()
+        np.testing.assert_array_equal(before, again)
+        model = ck.load_checkpoint(root / "lmf_sentiment").model
+        g = torch.Generator().manual_seed(0)
+        state = {
+            k: (v + 0.5 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v)
+            for k, v in model.state_dict().items()
+        }
+        save_file(
+            {k: v.contiguous() for k, v in state.items()}, str(root / "lmf_sentiment" / ck.WEIGHTS)
+        )
+        after = cache.lab_scores_view(*args, sample).table["score"].to_numpy()
+        fresh = {c: ck.load_checkpoint(root / c).model for c in ids}
+        want = lab.build_scores_view(fresh, sample, ["language", "visual"], {"visual": 0.0}, 0)
+        np.testing.assert_allclose(after, want.table["score"].to_numpy(), atol=1e-6)
+        assert after[0] != pytest.approx(before[0]) and after[1] == pytest.approx(before[1])
+
+        report = cache.report_view("late_sentiment")
+        meta_path = root / "late_sentiment" / ck.META
+        meta = json.loads(meta_path.read_text())
+        meta["metrics"]["acc2"] = 0.123
+        meta_path.write_text(json.dumps(meta))
+        assert report.metrics["acc2"] != 0.123
+        assert cache.report_view("late_sentiment").metrics["acc2"] == 0.123
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
