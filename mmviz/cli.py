@@ -213,6 +213,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """The installed plugins (`mmviz.datasets` and `mmviz.models` entry points), each loaded to
+    check it; exit status 1 if any is refused or fails to load."""
+    from mmviz import data, models
+    from mmviz.plugins import DATASETS_GROUP, MODELS_GROUP
+
+    rows = data.REGISTRY.report() + models.REGISTRY.report()
+    if args.json:
+        _print(rows, True)
+    elif not rows:
+        print(f"no plugins installed (entry-point groups {DATASETS_GROUP}, {MODELS_GROUP})")
+    else:
+        for r in rows:
+            where = f"{r['entry_point']} ({r['distribution']})"
+            print(f"{r['group']:<15} {r['name']:<16} {r['status']:<8} {where}")
+            if r["message"]:
+                print(f"{'':<15} ! {r['message']}")
+    return int(any(r["status"] != "ok" for r in rows))
+
+
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -274,8 +294,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"unknown benchmark {args.what!r}; choose from: fusion, interpret, steppers, app, "
             "browser"
         )
-    _print(fn(sizes="tiny" if args.tiny else "default"), args.json)
+    if (args.record or args.repeats is not None) and args.what not in RECORDED:
+        raise ValueError("--record and --repeats are for `bench app` and `bench browser` only")
+    kwargs = {} if args.repeats is None else {"repeats": args.repeats}
+    result = fn(sizes="tiny" if args.tiny else "default", **kwargs)
+    _print(result, args.json)
+    if args.record:
+        print(f"recorded in {record_app_bench(args.what, result)}", file=sys.stderr)
     return 0
+
+
+RECORDED = ("app", "browser")
+
+
+def record_app_bench(what: str, result: dict[str, Any]) -> Path:
+    """Store an app benchmark's result in results/app_bench.json: `bench app`'s figures at the
+    top level, `bench browser`'s under "browser"; the other one's figures are kept."""
+    from mmviz import paths
+    from mmviz.checkpoint import atomic_write_json
+
+    path = paths.results_write_root() / "app_bench.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if what == "browser":
+        data = {**old, "browser": result}
+    else:
+        data = dict(result)
+        if "browser" in old:
+            data["browser"] = old["browser"]
+    atomic_write_json(path, data)
+    return path
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -398,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("data", help="build or load a dataset and describe it")
-    d.add_argument("name", help="digits | sentiment")
+    d.add_argument("name", help="digits | sentiment | a plugin's (see `mmviz plugins`)")
     d.add_argument("--modalities", help="comma-separated subset, e.g. hand,label")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--mnist", help="folder with MNIST IDX files (digits only)")
@@ -477,10 +524,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ls.set_defaults(func=cmd_list)
 
+    pl = sub.add_parser(
+        "plugins", help="installed plugin datasets and models, each loaded to check it"
+    )
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(func=cmd_plugins)
+
     b = sub.add_parser("bench", help="speed benchmarks")
     b.add_argument("what", help="fusion | interpret | steppers | app | browser")
     b.add_argument("--tiny", action="store_true")
     b.add_argument("--json", action="store_true")
+    b.add_argument("--repeats", type=int, help="times each interaction is measured (app, browser)")
+    b.add_argument(
+        "--record",
+        action="store_true",
+        help="store the result in results/app_bench.json (app: the top level; browser: under "
+        '"browser")',
+    )
     b.set_defaults(func=cmd_bench)
 
     ap = sub.add_parser("app", help="start the Streamlit app in the browser")

@@ -3,15 +3,12 @@ dimension or a region of a generated image, by Captum methods and exact modality
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from mmviz import explore
 from mmviz import report as rep
-from mmviz.interpret.attributions import METHODS
-from mmviz.models import UnsupportedSubset
-from mmviz.plots import attributions as figs
-from ui.cache import attribution, digest, shapley
+from mmviz.views import attributions as views
+from ui.cache import attributions_view
 from ui.inputs import own_sample
 from ui.scenarios import try_these
 from ui.sidebar import (
@@ -30,6 +27,9 @@ page = PageRun("attributions")
 
 st.title("🔍 Attributions")
 explainer(
+    "Pick one number the model works out, such as how sure it is of its answer, and see which "
+    "parts of the input pushed it up or down. Red marks the pixels, words or moments that "
+    "raised it, blue those that lowered it.",
     "Pick a **target**, one number the model computes (the predicted class's "
     "log-probability, the sentiment score, a class of a label generated from an image, one "
     "latent dimension, the brightness of a region of a generated image), and a **method** "
@@ -51,37 +51,6 @@ explainer(
     "missing-modality path). With a handful of modalities it is computed exactly.",
 )
 try_these(page)
-
-
-def parameter_value(p, text: str | None):
-    """A method parameter written in a link (text) as the parameter's type; None if absent
-    or unreadable (then the widget keeps its value)."""
-    if text is None:
-        return None
-    try:
-        if p.type is bool:
-            return text in ("1", "true", "True")
-        if p.choices is not None:
-            return text if text in p.choices else None
-        return p.type(float(text)) if p.type is int else float(text)
-    except ValueError:
-        return None
-
-
-def parameter_ok(p, value) -> bool:
-    if p.type is bool:
-        return isinstance(value, bool)
-    if p.choices is not None:
-        return value in p.choices
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return (p.low is None or value >= p.low) and (p.high is None or value <= p.high)
-
-
-def scalar_text(value) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
 def applies(info) -> str | None:
@@ -112,9 +81,9 @@ if choice.own:
         page.stop()
 
 # ---- target ------------------------------------------------------------------------------------
-options = rep.target_options(model, inputs)
-kinds = [k for k, why in options.items() if why is None]
-if not kinds:
+menu = views.target_menu(model, inputs)
+kinds = menu.kinds
+if menu.empty:
     st.warning(f"**{info.id}** has neither a prediction nor a generator to attribute.")
     page.stop()
 st.subheader("What to explain")
@@ -127,25 +96,19 @@ kind = page.widget(
     key="att_target",
     default=kinds[0],
     valid=lambda v: v in kinds,
-    format_func=lambda k: rep.TARGET_KINDS[k],
+    format_func=lambda k: menu.labels[k],
     help="The number the attributions explain.",
 )
-not_here = {k: why for k, why in options.items() if why is not None}
-if not_here:
-    c1.caption(
-        "Not for this checkpoint: "
-        + "; ".join(f"{rep.TARGET_KINDS[k]} ({why})" for k, why in not_here.items())
-    )
+if menu.not_here:
+    c1.caption(menu.not_here)
 
 target_choice: rep.TargetChoice
 with c2:
     if kind == "prediction":
         target_choice = rep.TargetChoice("prediction")
     elif kind == "class":
-        observed = [m for m in given if m != model.label_modality] or None
-        n_classes, runner_up = explore.runner_up_class(model, inputs, observed)
-        label = model.label_modality
-        names = list(model.specs[label].vocab) if label else [str(k) for k in range(n_classes)]
+        names, runner_up = views.class_menu(model, inputs, given)
+        n_classes = len(names)
         k = page.widget(
             st.selectbox,
             "Class",
@@ -154,11 +117,12 @@ with c2:
             key="att_class",
             default=runner_up,
             valid=lambda v: isinstance(v, int) and 0 <= v < n_classes,
-            format_func=lambda i: names[i] if i < len(names) else str(i),
+            format_func=lambda i: names[i],
         )
         target_choice = rep.TargetChoice("class", index=int(k))
     elif kind == "generated":
-        cats = [m for m, s in model.specs.items() if s.kind == "categorical"]
+        generated = views.generated_menu(model)
+        cats = list(generated)
         gm = page.widget(
             st.selectbox,
             "Generated modality",
@@ -168,7 +132,7 @@ with c2:
             default=cats[0],
             valid=lambda v: v in cats,
         )
-        names = list(model.specs[gm].vocab or [str(i) for i in range(model.specs[gm].num_classes)])
+        names = generated[gm]
         opts = [-1, *range(len(names))]
         k = page.widget(
             st.selectbox,
@@ -182,7 +146,8 @@ with c2:
         )
         target_choice = rep.TargetChoice("generated", index=None if k < 0 else int(k), modality=gm)
     elif kind == "latent":
-        groups = list(model.latent_groups)
+        sizes = views.latent_menu(model)
+        groups = list(sizes)
         cg, cd = st.columns(2)
         g = page.widget(
             cg.selectbox,
@@ -193,7 +158,7 @@ with c2:
             default=groups[0],
             valid=lambda v: v in groups,
         )
-        size = model.latent_groups[g]
+        size = sizes[g]
         d = page.widget(
             cd.number_input,
             f"Dimension (0..{size - 1})",
@@ -207,7 +172,8 @@ with c2:
         )
         target_choice = rep.TargetChoice("latent", group=g, dim=int(d))
     else:  # region
-        pics = rep.generated_images(model)
+        regions = views.region_menu(model)
+        pics = list(regions)
         rm = page.widget(
             st.selectbox,
             "Generated image",
@@ -217,7 +183,8 @@ with c2:
             default=pics[0],
             valid=lambda v: v in pics,
         )
-        _, h, w = model.specs[rm].shape
+        h, w = regions[rm]
+        default_rows, default_cols = views.default_region(h, w)
         cr, cc = st.columns(2)
         rows = page.widget(
             cr.slider,
@@ -226,7 +193,7 @@ with c2:
             h,
             field="rows",
             key="att_rows",
-            default=(h // 4, h - h // 4),
+            default=default_rows,
             valid=lambda v: isinstance(v, tuple) and 0 <= v[0] <= v[1] <= h,
             help="top and bottom of the region",
         )
@@ -237,7 +204,7 @@ with c2:
             w,
             field="cols",
             key="att_cols",
-            default=(w // 4, w - w // 4),
+            default=default_cols,
             valid=lambda v: isinstance(v, tuple) and 0 <= v[0] <= v[1] <= w,
             help="left and right of the region",
         )
@@ -245,19 +212,11 @@ with c2:
             st.warning("The region is empty: give it at least one row and one column.")
             page.stop()
         target_choice = rep.TargetChoice("region", modality=rm, rows=tuple(rows), cols=tuple(cols))
-target = target_choice.build()
 
 # ---- observed modalities -------------------------------------------------------------------------
-skip = target.excluded_modality(model)
-candidates = [m for m in readable if m != skip]
-st.markdown(
-    "**Modalities the model sees**"
-    + (
-        f" (`{skip}` is the target's own modality, so it is not an input here)"
-        if skip in readable
-        else ""
-    )
-)
+seen = views.observed_menu(model, target_choice)
+candidates = seen.candidates
+st.markdown(seen.note)
 observed = []
 tcols = st.columns(max(1, len(candidates)))
 for col, m in zip(tcols, candidates, strict=False):
@@ -285,13 +244,10 @@ if not observed:
     page.stop()
 
 # ---- method --------------------------------------------------------------------------------------
-applicable = rep.method_options(model, observed)
-methods = [k for k, why in applicable.items() if why is None]
-if not methods:
-    st.warning(
-        "No attribution method applies to these inputs: "
-        + "; ".join(f"{k}: {why}" for k, why in applicable.items())
-    )
+methods_menu = views.method_menu(model, observed)
+methods = methods_menu.methods
+if methods_menu.none_apply:
+    st.warning(methods_menu.none_apply)
     page.stop()
 mc1, mc2 = st.columns([2, 3])
 method = page.widget(
@@ -300,27 +256,27 @@ method = page.widget(
     methods,
     field="method",
     key="att_method",
-    default="IntegratedGradients" if "IntegratedGradients" in methods else methods[0],
+    default=methods_menu.default,
     valid=lambda v: v in methods,
     help="Captum attribution method (gradient or perturbation based).",
 )
-spec = METHODS[method]
-mc1.caption(spec.description)
-skipped = {k: why for k, why in applicable.items() if why is not None}
-if skipped:
-    mc1.caption("Not for these inputs: " + "; ".join(f"{k} ({why})" for k, why in skipped.items()))
+mc1.caption(methods_menu.description(method))
+if methods_menu.skipped:
+    mc1.caption(methods_menu.skipped)
 params: dict = {}
 with mc2.expander("Method parameters", expanded=True):
     pcols = st.columns(2)
     asked = page.external("settings")
-    for i, p in enumerate(spec.params):
+    for i, p in enumerate(methods_menu.params(method)):
         key = f"att_p_{method}_{p.name}"
         col = pcols[i % 2]
         page.init(
             key,
             p.default,
-            valid=lambda v, p=p: parameter_ok(p, v),
-            external=asked if asked is RESET else parameter_value(p, (asked or {}).get(p.name)),
+            valid=lambda v, p=p: views.parameter_ok(p, v),
+            external=(
+                asked if asked is RESET else views.parameter_value(p, (asked or {}).get(p.name))
+            ),
             field="settings",
         )
         if p.type is bool:
@@ -343,144 +299,71 @@ with mc2.expander("Method parameters", expanded=True):
                 col.number_input(p.widget_label, p.low, p.high, step=0.1, key=key, help=p.help)
             )
 
-page.publish("settings", {name: scalar_text(v) for name, v in params.items()})
+page.publish("settings", {name: views.scalar_text(v) for name, v in params.items()})
 
-# ---- compute -------------------------------------------------------------------------------------
-key = digest(inputs)
-result = sv = None
+# ---- compute ------------------------------------------------------------------------------------
+settings = views.AttributionSettings(
+    target_choice, tuple(observed), method, tuple(sorted(params.items()))
+)
+view = None
 with guard("Attribution"):
-    result = attribution(
-        info.id, key, tuple(observed), target_choice, method, tuple(sorted(params.items())), inputs
-    )
-single = len(readable) == 1
-if not single:
+    view = attributions_view(info.id, settings, inputs, ds)
+if view is not None and view.shapley_warning:
+    st.warning(view.shapley_warning)
+if view is not None and view.shapley_error is not None:
     with guard("Modality Shapley values"):
-        try:
-            sv = shapley(info.id, key, tuple(observed), target_choice, inputs)
-        except UnsupportedSubset as e:
-            st.warning(
-                "Exact modality Shapley values need the target from every subset of the "
-                f"ticked modalities (and from none), and **{info.id}** cannot give one of "
-                f"them: {e}. Untick modalities to compare fewer."
-            )
-if result is None:
+        raise view.shapley_error
+if view is None:
     page.stop()
 
-st.subheader(f"Explaining: {result.target}")
+result = view.result
+st.subheader(view.title)
 m1, m2, m3, m4 = st.columns(4)
-total = float(sum(a.sum() for a in result.per_modality.values()))
-m1.metric("target f(x)", f"{float(result.target_value[0]):.4g}")
-m2.metric("at the baseline f(x′)", f"{float(result.baseline_value[0]):.4g}")
-m3.metric("sum of attributions", f"{total:.4g}")
-if result.delta is not None:
+m1.metric("target f(x)", f"{view.target_value:.4g}")
+m2.metric("at the baseline f(x′)", f"{view.baseline_value:.4g}")
+m3.metric("sum of attributions", f"{view.total:.4g}")
+if view.delta is not None:
     m4.metric(
         "convergence delta δ",
-        f"{result.delta:.2g}",
+        f"{view.delta:.2g}",
         help="Σ attributions − (f(x) − f(x′)); smaller with more steps",
     )
 else:
     m4.metric("convergence delta δ", "—", help=f"{method} reports no convergence delta")
-if result.index is not None and kind in ("prediction", "generated"):
-    st.caption(
-        f"The class explained is the one the model picks for this input: "
-        f"**{int(result.index[0])}**."
-    )
+if view.index_note:
+    st.caption(view.index_note)
 
 # ---- modality shares and Shapley values -------------------------------------------------------
-order = list(model.modalities)
 s1, s2 = st.columns(2)
 with s1:
-    chart(
-        figs.shares_figure(result.shares, order, f"share of |attribution| · {method}"),
-        key="att_shares",
-        config=CHART,
-    )
-    if len(result.shares) == 1:
-        only = next(iter(result.shares))
-        st.caption(
-            f"Trivially 100%: **{only}** is the only input "
-            + ("this model reads" if single else "ticked")
-            + ", so it holds all of the attribution. Where in it the attribution lies is "
-            "shown below."
-        )
+    chart(view.shares_figure, key="att_shares", config=CHART)
+    if view.shares_note:
+        st.caption(view.shares_note)
 with s2:
-    if single:
-        st.info(
-            f"Modality Shapley values compare modalities; **{info.id}** reads only "
-            f"`{readable[0]}`, so all of the target is that modality's."
-        )
-    elif sv is not None:
-        check = rep.shapley_check(sv.values, sv.v_all, sv.v_empty)
-        chart(
-            figs.shapley_figure(sv.values, sv.v_all, sv.v_empty, order),
-            key="att_shapley",
-            config=CHART,
-        )
-        st.caption(
-            f"Exact Shapley values over {len(sv.players)} modalities ({2 ** len(sv.players)} "
-            f"coalitions). Sum **{check['sum']:.4g}** = v(all) − v(∅) = {check['v_all']:.4g} − "
-            f"{check['v_empty']:.4g} = **{check['expected']:.4g}**. v(∅): what the model gives "
-            "with nothing observed (training means for fusion models, the prior for latent "
-            "models)."
-        )
-        fx0 = float(result.baseline_value[0])
-        if abs(fx0 - sv.v_empty) > 1e-3 * max(1.0, abs(sv.v_empty)):
-            st.caption(
-                f"Why f(x′) = {fx0:.4g} above is not v(∅) = {sv.v_empty:.4g}: f(x′) is the "
-                "model fed the baseline input x′ (zeros, or PAD words), an input it still "
-                "reads, while v(∅) is the model observing no modality at all. They answer "
-                "different questions, so the attributions add up to f(x) − f(x′) and the "
-                "Shapley values to v(all) − v(∅)."
-            )
+    if view.single_note:
+        st.info(view.single_note)
+    elif view.shapley_figure is not None:
+        chart(view.shapley_figure, key="att_shapley", config=CHART)
+        st.caption(view.shapley_note)
+        if view.baseline_note:
+            st.caption(view.baseline_note)
 
 # ---- per modality --------------------------------------------------------------------------------
 st.subheader("Where in the input")
-words = None
-tok = next((m for m, s in ds.specs.items() if s.kind == "tokens" and m in inputs), None)
-if tok is not None and ds.name == "sentiment":
-    from mmviz.fusionlab import words_of
-
-    words = words_of(inputs[tok][0].numpy(), ds.specs[tok].vocab)
-for m in [m for m in model.modalities if m in result.per_modality]:
-    spec_m = model.specs[m]
-    a = result.per_modality[m][0]
+for panel in view.panels:
+    m = panel.modality
     with guard(f"Attributions of {m}"):
-        if spec_m.kind in ("image", "spectrogram"):
+        if panel.kind == "image":
             c1, c2 = st.columns([2, 3])
             with c1:
-                chart(
-                    figs.overlay_figure(inputs[m][0].numpy(), a, spec_m, m),
-                    key=f"att_{m}",
-                    config=CHART,
-                )
-            c2.markdown(
-                f"**{m}**: red pixels raise the target, blue ones lower it. "
-                f"Total {a.sum():+.4g}, share {result.shares[m]:.0%}."
-            )
-        elif spec_m.kind == "tokens":
-            w, v = rep.token_words(inputs[m][0].numpy(), a, spec_m.vocab)
-            chart(
-                figs.words_figure(w, v, f"{m}: words coloured by attribution"),
-                key=f"att_{m}",
-                config=CHART,
-            )
-        elif spec_m.kind == "sequence":
-            names = None
-            info_names = ds.info.get(f"{m}_features")
-            if isinstance(info_names, list):
-                names = info_names
-            chart(
-                figs.sequence_figure(
-                    a, names, words, f"{m}: per time step (top) and per feature (below)"
-                ),
-                key=f"att_{m}",
-                config=CHART,
-            )
+                chart(panel.figure, key=f"att_{m}", config=CHART)
+            c2.markdown(panel.note)
+        elif panel.kind in ("tokens", "sequence"):
+            chart(panel.figure, key=f"att_{m}", config=CHART)
         else:
-            v = float(np.asarray(a).sum())
             st.metric(
                 f"{m} (one value for the whole input)",
-                f"{v:+.4g}",
+                f"{panel.value:+.4g}",
                 help="A class input is attributed as a whole (through its embedding).",
             )
 

@@ -28,6 +28,9 @@ page = PageRun("crossmodal")
 
 st.title("🔀 Cross-modal generation")
 explainer(
+    "Give the model one kind of input, such as the label 7, and it makes up the others, such as"
+    ' a handwritten 7 or the word "sieben", a few times over. Separate recognisers, trained '
+    "only on real data, then check how often what it made really shows a 7.",
     'Give the model some modalities (the *condition*: the label 7, the phrase "sieben", a '
     "drawn digit…), draw $N$ latents from its posterior and decode the other modalities. Each "
     "draw is a different, equally plausible completion. An independent **oracle** classifier "

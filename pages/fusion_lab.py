@@ -37,6 +37,9 @@ page = PageRun("fusion_lab")
 
 st.title("🧪 Fusion lab")
 explainer(
+    "Four models read the words, the face and the voice of a speaker and give one score for how"
+    " positive the speaker sounds. Switch an input off or add noise to it and see which way of "
+    "combining the three holds on best.",
     "Four ways to combine words, face and voice into one sentiment score. **Early fusion** "
     "concatenates the three streams word by word and reads them with one LSTM. **Late "
     "fusion** predicts from each modality alone and averages. **TFN** takes each modality's "

@@ -4,7 +4,7 @@ import streamlit as st
 
 from mmviz.views.home import build_dataset_card, build_home_view
 from ui.cache import cached_dataset, cached_preview, catalog
-from ui.sidebar import guard, through_app
+from ui.sidebar import explainer, guard, through_app
 from ui.state import PageRun
 
 through_app()
@@ -18,18 +18,19 @@ st.markdown(
     "**MFM** (Tsai et al. 2019), **LMF** vs **TFN** (Liu et al. 2018)."
 )
 
-with st.expander("What am I looking at?"):
-    st.markdown(
-        "Each dataset shows one underlying concept through several *modalities*. In `digits` "
-        "the concept is a class $c \\in \\{0..9\\}$, seen as a handwritten image, a printed "
-        "street number, a label, a phrase and a telephone tone. A multimodal generative model "
-        "learns a joint latent $z$ from which every modality can be decoded:"
-    )
-    st.latex(r"p(x_1, \dots, x_M, z) = p(z) \prod_{i=1}^{M} p(x_i \mid z)")
-    st.markdown(
-        "Fusion models (TFN, LMF) instead map the modalities straight to a prediction; oracles "
-        "are single-modality classifiers that judge what the generative models produce."
-    )
+explainer(
+    "Each dataset shows one thing, such as a digit, in several forms at once: a handwritten "
+    "picture, a printed number, a label, a phrase, a tone. The models here learn what "
+    "the forms have in common, so that they can rebuild any form from the others or predict "
+    "from all of them together.",
+    "Each dataset shows one underlying concept through several *modalities*. In `digits` "
+    "the concept is a class $c \\in \\{0..9\\}$, seen as a handwritten image, a printed "
+    "street number, a label, a phrase and a telephone tone. A multimodal generative model "
+    "learns a joint latent $z$ from which every modality can be decoded:",
+    [r"p(x_1, \dots, x_M, z) = p(z) \prod_{i=1}^{M} p(x_i \mid z)"],
+    "Fusion models (TFN, LMF) instead map the modalities straight to a prediction; oracles "
+    "are single-modality classifiers that judge what the generative models produce.",
+)
 
 
 def lesson_picker() -> None:

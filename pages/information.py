@@ -38,6 +38,9 @@ GRAD_N = 200  # test samples averaged in MFM's gradient view
 
 st.title("📐 Information")
 explainer(
+    "These charts measure how much each of the model's inner numbers tells you about a known "
+    "property of the data, such as the digit or its colour. A tidy model keeps each property in"
+    " a number of its own, and the scores say how close it comes to that.",
     "How much does each latent dimension $z_j$ tell about each ground-truth factor $v_k$ "
     "(a digit's colour, a sentence's recipe…)? The **mutual information** matrix answers it, "
     'normalised by the factor\'s entropy so 1 means "knows it completely". A '

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from mmviz import explore, plots
-from ui.cache import latent_map
+from mmviz.pagestate import LatentMapState
+from mmviz.views.latent_map import colour_options
+from ui.cache import latent_map_view
 from ui.scenarios import try_these
 from ui.sidebar import (
     CHART,
@@ -26,6 +26,9 @@ page = PageRun("latent_map")
 
 st.title("🗺️ Latent map")
 explainer(
+    "Every dot is one test sample, placed on a flat map by how the model sums it up. Samples "
+    "the model finds alike land close together, so colour the dots by digit or by style to see "
+    "what it groups them by.",
     "Each dot is one test sample: the mean of its posterior $q(z \\mid x_1..x_M)$ given all "
     "modalities, projected to 2-D. **PCA** keeps the two directions of largest variance "
     "(distances are faithful, clusters may overlap); **t-SNE** keeps neighbourhoods (clusters "
@@ -48,9 +51,7 @@ choice = choose_sample(page, ds)
 groups = model.latent_groups
 
 # ---- controls -------------------------------------------------------------------------------
-table = ds.factor_table("test")
-skip = set(ds.info.get("id_factors", []))
-colour_names = [c for c in table.columns if c not in skip]
+colour_names = colour_options(ds)
 c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
 with c1:
     group = page.widget(
@@ -98,20 +99,6 @@ with c4:
     )
 
 test = ds.indices("test")
-classes = ds.targets[ds.target][test]
-# linked samples: the chosen sample first, then one of each other class (deterministic)
-linked: list[int] = []
-if n_links:
-    linked.append(choice.index)
-    seen = {int(ds.targets[ds.target][choice.index])} if ds.target == "class" else set()
-    for pos, i in enumerate(test):
-        if len(linked) >= n_links:
-            break
-        c = int(classes[pos]) if ds.target == "class" else pos
-        if c not in seen and int(i) != choice.index:
-            linked.append(int(i))
-            seen.add(c)
-limit = 800 if method == "tsne" else 2000  # t-SNE: seconds, not minutes
 
 # ---- the point picked on the map: kept across projections, in the URL as ?pick=<position> --
 # a new click picks (the selection stays in the widget's state across reruns, so only a change
@@ -142,73 +129,60 @@ picked = st.session_state.get("map_pick")
 if picked is not None and picked not in set(test.tolist()):
     picked = None
 
-lm = None
+view = None
 with guard("Projection"):
-    lm = latent_map(info.id, group, method, limit, tuple(linked))
-    if picked is not None and picked not in set(lm.index.tolist()):  # t-SNE maps a subset
-        lm = latent_map(info.id, group, method, limit, tuple(linked), (picked,))
-if lm is None:
+    settings = LatentMapState(
+        ckpt=info.id,
+        sample=choice.position,
+        group=group,
+        method=method,
+        colour=colour,
+        links=n_links,
+    )
+    view = latent_map_view(info.id, settings, picked)
+if view is None:
     page.stop()
-
-kind = ds.factor_kinds.get(
-    colour,
-    "categorical"
-    if colour in ds.targets and np.issubdtype(ds.targets[colour].dtype, np.integer)
-    else "continuous",
-)
-values = table.loc[lm.index, colour].to_numpy()
-selected = picked if picked is not None else choice.index
-pos = int(np.searchsorted(test, selected))
-if picked is not None:
-    page.publish("pick", pos)
+if view.picked:
+    page.publish("pick", view.position)
 else:
     page.forget("pick")
 
-name = "PCA" if lm.method == "pca" else "t-SNE"
-title = f"{name} of {len(lm.index)} test posterior means ({group})"
-if lm.explained is not None:
-    title += f" · axes explain {lm.explained[0]:.0%} and {lm.explained[1]:.0%} of the variance"
-fig = plots.latent_map_figure(
-    lm.coords,
-    lm.index,
-    ds.targets[ds.target][lm.index],
-    values,
-    colour,
-    kind == "categorical",
-    lm.links,
-    explore.input_modalities(model),
-    selected,
-    title,
-    positions=np.searchsorted(test, lm.index),
-)
-chart(fig, key="map", on_select="rerun", selection_mode="points", config=CHART)
-if lm.links and len(lm.links[0][2]) < len(explore.input_modalities(model)):
+chart(view.figure, key="map", on_select="rerun", selection_mode="points", config=CHART)
+if view.links_incomplete:
     st.caption(
         "Some single-modality posteriors are missing: this model cannot infer from "
         "every modality alone."
     )
+st.download_button(
+    f"⬇ The {len(view.map.index)} latent codes shown (CSV)",
+    data=view.csv,
+    file_name=view.file_name(info.id),
+    mime="text/csv",
+    on_click="ignore",
+    key="dl_codes",
+    help="One row per point: test sample position, dataset index, class, style factors, "
+    "the 2-D projection and the posterior means.",
+)
 
 # ---- decode the selected point --------------------------------------------------------------
-st.subheader(f"Test sample {pos}, decoded from its posterior mean")
-if picked is not None and picked != choice.index:
+st.subheader(f"Test sample {view.position}, decoded from its posterior mean")
+if view.picked and view.selected != choice.index:
     st.caption(
-        f"Picked on the map (dataset index {selected}); the sidebar's test sample is "
+        f"Picked on the map (dataset index {view.selected}); the sidebar's test sample is "
         f"{choice.position}: choose one there to go back to it. Top: the data, bottom: what "
         "the model decodes."
     )
 else:
     st.caption(
-        f"The sidebar's test sample (dataset index {selected}). Click a dot to pick another; "
-        "top: the data, bottom: what the model decodes."
+        f"The sidebar's test sample (dataset index {view.selected}). Click a dot to pick "
+        "another; top: the data, bottom: what the model decodes."
     )
 with guard("Decoding"):
-    x = explore.sample_batch(ds, selected)
-    view = explore.reconstruct_view(model, x, None)
     cols = st.columns(len(model.modalities))
     for col, m in zip(cols, model.modalities, strict=True):
         with col:
             st.markdown(f"**{m}**")
-            show_value(m, ds.specs[m], x[m][0].numpy(), f"sel_in_{m}", "data", height=150)
-            show_value(m, ds.specs[m], view.outputs[m], f"sel_out_{m}", "decoded", height=150)
+            show_value(m, ds.specs[m], view.data[m], f"sel_in_{m}", "data", height=150)
+            show_value(m, ds.specs[m], view.decoded[m], f"sel_out_{m}", "decoded", height=150)
 
 page.finish()

@@ -29,6 +29,9 @@ page = PageRun("missing")
 
 st.title("🧩 Missing modalities")
 explainer(
+    "Tick which of a sample's inputs (the picture, the label, the phrase…) the model may "
+    "see, and it rebuilds all of them, the hidden ones included. The charts show how much each "
+    "input it sees counts, and how much it loses when the others are hidden.",
     "Tick which modalities the model **sees**. It infers the latent $z$ from those alone and "
     "decodes **every** modality from it: observed ones are *reconstructed*, the others are "
     "*generated*. An MVAE multiplies one Gaussian *expert* per observed modality with the prior "

@@ -14,6 +14,9 @@ page = PageRun("report")
 
 st.title("📋 Model report")
 explainer(
+    "This page is everything recorded about one trained model: how its training went, what the "
+    "tests measured and how it was built. A check mark says the saved model file is exactly the"
+    " one that produced these numbers.",
     "Everything recorded about one checkpoint: how training went (the loss on the training "
     "and validation data per epoch; training stops when validation stops improving), what "
     "the evaluation measured, the settings that rebuild the model and where it came from. "

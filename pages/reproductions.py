@@ -26,6 +26,9 @@ VERDICT_BADGE = {
 
 st.title("📚 Reproductions")
 explainer(
+    "Each section takes one claim from a published paper behind this app and tests it again "
+    "with our own, smaller models and data. The verdict says whether the same effect shows up "
+    "here, by a rule anyone can check.",
     "Each section takes one headline claim from the papers behind mmviz, re-measures it with "
     "our models on our data, and judges it. **Claim**: what the paper says, with its "
     "reference. **Plot and numbers**: what we measured (dots are single seeds, bars or "

@@ -25,6 +25,9 @@ page = PageRun("traversal")
 
 st.title("🎚️ Latent traversal")
 explainer(
+    "The model sums up each sample as a short list of numbers; here you turn one of those "
+    "numbers up and down and watch what the model draws from it. Some numbers change which "
+    "digit comes out in every form at once, others only the look of one form.",
     "Start from a point $z$ (a sample's posterior mean, or the prior mean $0$), set one latent "
     "dimension $z_d$ to a range of values while every other dimension stays put, and decode "
     "every modality. A dimension that holds the digit changes the class in *every* modality at "

@@ -285,6 +285,9 @@ def test_latent_map_colour_and_selected_point():
     names = [t.get("name") for t in fig["data"]]
     assert "q(z | hand)" in names and "q(z | all)" in names
     assert any(s.value.startswith("Test sample 5, ") for s in at.subheader)  # sidebar's numbers
+    n = fig["layout"]["title"]["text"].split(" of ")[1].split(" ")[0]  # "PCA of N test ..."
+    labels = [b.label for b in at.get("download_button")]
+    assert f"⬇ The {n} latent codes shown (CSV)" in labels, labels
 
 
 def test_latent_map_pick_is_in_the_url_and_survives_tsne():

@@ -125,6 +125,24 @@ def test_bench_app_reaches_the_app_benchmark_without_touching_sys_path(monkeypat
     assert sys.path == before
 
 
+def test_bench_record_keeps_the_app_and_browser_figures_side_by_side(tmp_path, monkeypatch, capsys):
+    import ui.bench
+    import ui.bench_browser
+
+    monkeypatch.setenv("MMVIZ_RESULTS", str(tmp_path))
+    monkeypatch.setattr(ui.bench, "bench_app", lambda sizes, **kw: {"app": kw})
+    monkeypatch.setattr(ui.bench_browser, "bench_browser", lambda sizes, **kw: {"browser": kw})
+    assert main(["bench", "app", "--record"]) == 0
+    assert main(["bench", "browser", "--repeats", "3", "--record"]) == 0
+    stored = json.loads((tmp_path / "app_bench.json").read_text())
+    assert stored == {"app": {}, "browser": {"browser": {"repeats": 3}}}
+    assert main(["bench", "app", "--repeats", "2", "--record"]) == 0  # browser's figures stay
+    stored = json.loads((tmp_path / "app_bench.json").read_text())
+    assert stored == {"app": {"repeats": 2}, "browser": {"browser": {"repeats": 3}}}
+    assert "recorded in" in capsys.readouterr().err
+    assert main(["bench", "fusion", "--record"]) == 2
+
+
 def test_app_and_backend_never_import_tests_or_edit_sys_path():
     """tests/ is not part of the app: ui/, pages/, app.py and mmviz/ import nothing from it,
     and nothing in them edits sys.path to reach another package."""

@@ -39,7 +39,9 @@ from mmviz.zoo import checkpoint_table
 if TYPE_CHECKING:  # the analysis modules load with the first analysis page, not the home page
     import pandas as pd
 
+    from mmviz.pagestate import LatentMapState
     from mmviz.report import TargetChoice
+    from mmviz.views.attributions import AttributionSettings
 
 # The app's forward passes are small (one sample, or a 72-latent traversal): one intra-op thread
 # is fastest, and with two threads on a busy 2-core machine torch's workers wait on each other
@@ -199,19 +201,6 @@ def dataset_sound(name: str, index: int) -> bytes | None:
         return None
 
 
-def latent_map(
-    cid: str,
-    group: str,
-    method: str,
-    limit: int,
-    links: tuple[int, ...],
-    include: tuple[int, ...] = (),
-):
-    """2-D map of the test posterior means (PCA: instant; t-SNE: seconds, then cached);
-    the samples in `include` are always on it."""
-    return _latent_map(*checkpoint_key(cid), group, method, limit, links, include)
-
-
 @st.cache_data(max_entries=16, show_spinner="Projecting the test set…")
 def _latent_map(
     root: str,
@@ -228,6 +217,26 @@ def _latent_map(
     ck = _load(root, cid, stamp)
     ds = cached_dataset(ck.meta.get("dataset", "digits"))
     return compute(ck.model, ds, group, "test", limit, method, list(links), include=include)
+
+
+def latent_map_view(cid: str, settings: LatentMapState, picked: int | None = None):
+    """The Latent map page's view (mmviz.views.latent_map), cached per checkpoint key,
+    settings and picked point; the projection under it is cached apart (`_latent_map`), so
+    recolouring or picking another point does not project again."""
+    return _latent_map_view(*checkpoint_key(cid), settings, picked)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _latent_map_view(root: str, cid: str, stamp: str, settings, picked: int | None):
+    from mmviz.views.latent_map import build_latent_map_view
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+
+    def projection(group, method, limit, links, include):
+        return _latent_map(root, cid, stamp, group, method, limit, links, include)
+
+    return build_latent_map_view(ck.model, ds, settings, picked, projection)
 
 
 def dimension_activity(cid: str, group: str, n: int = 500) -> np.ndarray:
@@ -373,6 +382,27 @@ def _shapley(root, cid, stamp, key, players, choice, _inputs):
     model, lock = _private(root, cid, stamp)
     with lock:
         return modality_shapley(model, _inputs, choice.build(), players=list(players))
+
+
+def attributions_view(cid: str, settings: AttributionSettings, inputs: dict, ds=None):
+    """The Attributions page's view (mmviz.views.attributions): the attributions and Shapley
+    values come from the caches above (computed on the private copy, under its lock), keyed
+    on the checkpoint key and a digest of `inputs`; the figures and notes are built from them
+    (reading the shared model's specs, never running it)."""
+    from mmviz.views.attributions import build_attributions_view
+
+    root, cid, stamp = checkpoint_key(cid)
+    key = digest(inputs)
+    s = settings
+
+    def attribute():
+        return _attribution(root, cid, stamp, key, s.observed, s.target, s.method, s.params, inputs)
+
+    def shapley():
+        return _shapley(root, cid, stamp, key, s.observed, s.target, inputs)
+
+    model = _load(root, cid, stamp).model
+    return build_attributions_view(model, inputs, s, ds, cid, attribute, shapley)
 
 
 # ---- information (dataset level: computed once per checkpoint, then served from cache) -------

@@ -93,14 +93,20 @@ def guard(what: str, model: Any = None) -> Iterator[None]:
         )
 
 
-def explainer(text: str, equations: list[str] = (), more: str | None = None) -> None:
-    """The short "What am I looking at?" box every page opens with."""
+def explainer(plain: str, text: str, equations: list[str] = (), more: str | None = None) -> None:
+    """The short "What am I looking at?" box every page opens with.
+
+    It leads with `plain`: two short sentences in everyday words, no maths, for someone who
+    has never seen the model (shown in bold, as a paragraph of its own); then `text`, the
+    `equations` and `more`, the precise account (tests/test_explainers.py checks every page's).
+    """
     from ui.lesson import RUNNING
     from ui.present import presenting
 
     # open while a lesson runs (the stop's prompt refers to it) and on a projector
     opened = bool(st.session_state.get(RUNNING)) or presenting()
     with st.expander("What am I looking at?", expanded=opened):
+        st.markdown(f"**{plain}**")
         st.markdown(text)
         for eq in equations:
             st.latex(eq)

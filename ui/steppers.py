@@ -92,9 +92,17 @@ def _go(prefix: str, to: int, last: int) -> None:
 
 
 def _slid(prefix: str) -> None:
-    """The step slider moved: show that step (and stop playing: the hand took over)."""
+    """The step slider moved: show that step (and stop playing: the hand took over).
+
+    Only a value the slider was not drawn with counts. While playing on a loaded server, a
+    tick can arrive before the run that drew a new slider has finished; Streamlit then takes
+    the value the browser reports for that slider (the step drawn) for a change and calls this,
+    which would stop the play a few steps in."""
     ss = st.session_state
-    ss[_flag(prefix, "pos")] = ss[_slider_key(prefix)]
+    key = _slider_key(prefix)
+    if ss.get(_flag(prefix, "drawn")) == (key, ss[key]):
+        return  # the browser echoing the step drawn, not the hand
+    ss[_flag(prefix, "pos")] = ss[key]
     ss[_flag(prefix, "playing")] = False
 
 
@@ -178,6 +186,7 @@ def player(
         )
     )
     ss[pos_key] = step
+    ss[_flag(prefix, "drawn")] = (key, step)
     return step
 
 

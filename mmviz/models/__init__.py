@@ -1,8 +1,12 @@
-"""Model registry: one dict from name to class; pages and CLI never branch on model type."""
+"""Model registry: one dict from name to class; pages and CLI never branch on model type.
+
+Built-in models are listed in `MODELS`; installed packages add more through the `mmviz.models`
+entry-point group (`mmviz.plugins`, docs/plugins.md).
+"""
 
 from __future__ import annotations
 
-from importlib import import_module
+import warnings
 
 from mmviz.models.base import (
     MODEL_KINDS,
@@ -15,6 +19,7 @@ from mmviz.models.base import (
     log_likelihood,
     to_data_space,
 )
+from mmviz.plugins import MODELS_GROUP, PluginError, PluginRegistry, PluginWarning
 
 # name -> "module:Class". Lazy, so importing the registry stays cheap.
 MODELS: dict[str, str] = {
@@ -35,22 +40,47 @@ def register(name: str, target: str) -> None:
     MODELS[name] = target
 
 
+def _unknown(name: str, names: list[str]) -> ValueError:
+    return ValueError(f"unknown model {name!r}; choose from: {', '.join(sorted(names))}")
+
+
+def _not_a_model(name: str, obj: object) -> str | None:
+    if not (isinstance(obj, type) and issubclass(obj, MultimodalModel)):
+        return f"is {obj!r}, not a subclass of mmviz.models.MultimodalModel"
+    if obj.name != name:  # a checkpoint's config records the class's name and is reopened by it
+        return f"is class {obj.__name__} named {obj.name!r}; its `name` must be {name!r}"
+    return None
+
+
+REGISTRY = PluginRegistry(MODELS_GROUP, "model", MODELS, _unknown, _not_a_model)
+
+
+def model_names() -> list[str]:
+    """Every model name: the built-ins, then the installed plugins'."""
+    return REGISTRY.names()
+
+
 def model_class(name: str) -> type[MultimodalModel]:
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from: {', '.join(sorted(MODELS))}")
-    module, cls = MODELS[name].split(":")
-    return getattr(import_module(module), cls)
+    return REGISTRY.load(name)  # type: ignore[return-value]
 
 
 def model_kind(name: str) -> str | None:
     """The kind the registered model `name` declares (one of MODEL_KINDS); None for a name
     that is not registered (e.g. a checkpoint whose config could not be read)."""
-    return model_class(name).kind if name in MODELS else None
+    return model_class(name).kind if name in REGISTRY else None
 
 
 def models_of_kind(kind: str) -> tuple[str, ...]:
-    """Registered model names of one kind, in registry order."""
-    return tuple(name for name in MODELS if model_kind(name) == kind)
+    """Registered model names of one kind, in registry order. A plugin model that cannot be
+    loaded is left out with a warning, so that one broken plugin hides only itself."""
+    out = []
+    for name in model_names():
+        try:
+            if model_kind(name) == kind:
+                out.append(name)
+        except PluginError as e:
+            warnings.warn(str(e), PluginWarning, stacklevel=2)
+    return tuple(out)
 
 
 __all__ = [
@@ -64,6 +94,7 @@ __all__ = [
     "UnsupportedSubset",
     "log_likelihood",
     "model_class",
+    "model_names",
     "model_kind",
     "models_of_kind",
     "to_data_space",
