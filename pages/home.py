@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from mmviz.views.home import build_dataset_card, build_home_view
 from ui.cache import cached_dataset, cached_preview, catalog
 from ui.sidebar import explainer, guard, through_app
 from ui.state import PageRun
@@ -30,56 +31,6 @@ explainer(
     "Fusion models (TFN, LMF) instead map the modalities straight to a prediction; oracles "
     "are single-modality classifiers that judge what the generative models produce.",
 )
-
-SECTIONS = [
-    (
-        "generative",
-        "Generative models",
-        "a latent space: decode, traverse, generate across modalities",
-    ),
-    ("fusion", "Fusion models", "predict from fused modalities (sentiment)"),
-    ("oracle", "Oracles", "independent classifiers that judge generated samples (coherence)"),
-]
-PAGES = {
-    "generative": "Missing modalities · Latent traversal · Cross-modal generation · Latent map",
-    "fusion": "Attributions · Fusion lab",
-    "oracle": "used by Cross-modal generation",
-}
-
-
-# headline metrics: a short label that fits a card's column, the full meaning as help
-SHORT = {
-    "acc": ("accuracy", "test accuracy"),
-    "label from hand": ("acc · hand", "label accuracy from the hand image alone"),
-    "label from hand+print": ("acc · hand+print", "label accuracy from hand and print together"),
-    "label->hand coherence": (
-        "coherence",
-        "label → hand: how often the hand oracle reads a hand image generated from a label "
-        "as that label",
-    ),
-    "acc2": ("acc2", "binary accuracy (positive vs negative)"),
-    "mae": ("MAE", "mean absolute error of the score"),
-    "demo score": ("demo", "score on the demo-quality suite (`mmviz demo-check`)"),
-}
-LOGLIK_HELP = {
-    "mfm": "log-likelihood of the hand image, in nats: for MFM a loose importance-weighted "
-    "bound with a fixed proposal around the code, far below the VAEs' figures without meaning "
-    "a worse model. Not comparable with MVAE's or JMVAE's.",
-    None: "log-likelihood of the hand image, in nats (importance-weighted estimate with the "
-    "model's own posterior as proposal, as in the MVAE and JMVAE papers). Higher is better.",
-}
-
-
-# the pages a card opens with its checkpoint selected
-CARD_LINKS = {
-    "generative": [
-        ("pages/missing.py", "🧩 Missing"),
-        ("pages/traversal.py", "🎚️ Traverse"),
-        ("pages/crossmodal.py", "🔀 Generate"),
-    ],
-    "fusion": [("pages/fusion_lab.py", "🧪 Fusion lab"), ("pages/attributions.py", "🔍 Explain")],
-    "oracle": [("pages/report.py", "📋 Report")],
-}
 
 
 def lesson_picker() -> None:
@@ -133,48 +84,32 @@ def lesson_picker() -> None:
                 st.rerun()
 
 
-def headline_metric(col, info, label: str, value: float) -> None:
-    if label.startswith("log p("):
-        short, help_ = label, LOGLIK_HELP.get(info.model, LOGLIK_HELP[None])
-    else:
-        short, help_ = SHORT.get(label, (label, label))
-    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
-    col.metric(short, text, help=help_)
-
-
-def card(info) -> None:
+def card(c) -> None:
+    """One checkpoint's card (`views.home.Card`)."""
     with st.container(border=True):
-        st.markdown(f"#### {info.id}" + (" ⭐" if info.default else ""))
-        if info.purpose:
-            st.markdown(f"*{info.purpose}*")
-        if info.default:
+        st.markdown(f"#### {c.id}" + (" ⭐" if c.default else ""))
+        if c.purpose:
+            st.markdown(f"*{c.purpose}*")
+        if c.default:
             st.caption("⭐ best on the demo-quality suite (`mmviz demo-check`): opened first")
-        if info.problem:
-            st.error(f"cannot be read: {info.problem}")
-        st.caption(f"**{info.model}** on `{info.dataset}` · {info.paper or 'no paper recorded'}")
-        st.markdown("modalities: " + ", ".join(f"`{m}`" for m in info.modalities))
-        if info.latent_groups:
+        if c.problem:
+            st.error(f"cannot be read: {c.problem}")
+        st.caption(c.caption)
+        st.markdown("modalities: " + ", ".join(f"`{m}`" for m in c.modalities))
+        if c.latent_groups:
             st.markdown(
-                "latent groups: " + ", ".join(f"`{g}` ({d})" for g, d in info.latent_groups.items())
+                "latent groups: " + ", ".join(f"`{g}` ({d})" for g, d in c.latent_groups.items())
             )
-        if info.headline:  # two to a row: a third column cuts values and labels short
-            items = list(info.headline.items())
-            for start in range(0, len(items), 2):
-                cols = st.columns(2)
-                for col, (label, value) in zip(cols, items[start : start + 2], strict=False):
-                    headline_metric(col, info, label, value)
-        links = CARD_LINKS.get(info.kind or "", [])
-        if links and not info.problem:
-            cols = st.columns(len(links))
-            for col, (file, label) in zip(cols, links, strict=True):
-                col.page_link(file, label=label, query_params={"ckpt": info.id})
-        facts = []
-        if info.parameters:
-            facts.append(f"{info.parameters:,} parameters")
-        if info.wall_time_s:
-            facts.append(f"trained in {info.wall_time_s:.0f} s on the CPU")
-        if facts:
-            st.caption(" · ".join(facts))
+        for row in c.metrics:
+            cols = st.columns(2)
+            for col, m in zip(cols, row, strict=False):
+                col.metric(m.label, m.value, help=m.help)
+        if c.links:
+            cols = st.columns(len(c.links))
+            for col, (file, label) in zip(cols, c.links, strict=True):
+                col.page_link(file, label=label, query_params=c.query)
+        if c.facts:
+            st.caption(c.facts)
 
 
 with guard("Lessons"):
@@ -182,43 +117,28 @@ with guard("Lessons"):
 
 st.header("Model zoo")
 with guard("Model zoo"):
-    rows = catalog()
-    if not rows:
+    zoo = build_home_view(catalog())
+    if not zoo.checkpoints:
         st.info("No checkpoints yet. Build them with `python -m mmviz train-all`.")
-    for kind, title, blurb in SECTIONS:
-        chosen = [r for r in rows if (r.kind or "fusion") == kind]
-        if not chosen:
-            continue
-        st.subheader(title)
-        st.caption(f"{blurb}. Pages: {PAGES[kind]}.")
-        lp = [(r.model == "mfm", r.headline.get("log p(hand)")) for r in chosen]
-        lp = [(m, v) for m, v in lp if v is not None]
-        mfm = sorted(v for is_mfm, v in lp if is_mfm)
-        vae = sorted(v for is_mfm, v in lp if not is_mfm)
-        if mfm and vae:
-            st.caption(
-                f"log p(hand) is not comparable across kinds: MFM's ({mfm[0]:,.0f} to "
-                f"{mfm[-1]:,.0f}) is a loose bound from a fixed proposal around its code, the "
-                f"VAEs' ({vae[0]:,.0f} to {vae[-1]:,.0f}) an importance-weighted estimate with "
-                "their own posterior as the proposal. Compare log p(hand) between VAEs only."
-            )
+    for section in zoo.sections:
+        st.subheader(section.title)
+        st.caption(section.caption)
+        if section.loglik_note:
+            st.caption(section.loglik_note)
         cols = st.columns(3)
-        for i, r in enumerate(chosen):
+        for i, c in enumerate(section.cards):
             with cols[i % 3]:
-                card(r)
+                card(c)
 
 st.header("Datasets")
 for name in ("digits", "sentiment"):
     with guard(f"Dataset `{name}`"):
-        ds = cached_dataset(name)
+        ds = build_dataset_card(name, cached_dataset(name))
         with st.container(border=True):
-            st.subheader(f"`{name}`: {len(ds)} samples, version {ds.version}")
-            splits = ", ".join(f"{k} {len(v)}" for k, v in ds.splits.items())
-            mods = ", ".join(f"`{m}` ({s.kind} {tuple(s.shape)})" for m, s in ds.specs.items())
-            st.caption(f"splits: {splits} · modalities: {mods}")
-            for m, s in ds.specs.items():
-                if s.description:
-                    st.markdown(f"- `{m}`: {s.description}")
+            st.subheader(ds.title)
+            st.caption(ds.caption)
+            for m, text in ds.descriptions.items():
+                st.markdown(f"- `{m}`: {text}")
             st.image(
                 cached_preview(name), caption=f"a few test samples of `{name}`, every modality"
             )

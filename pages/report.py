@@ -3,27 +3,14 @@ provenance (with the weights checksum verified), and the metrics as CSV / JSON d
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from mmviz import report as rep
-from mmviz.plots import report as figs
-from ui.cache import checkpoint_files, provenance
+from ui.cache import checkpoint_files, provenance, report_view
 from ui.sidebar import CHART, chart, choose_checkpoint, explainer, guard, through_app
 from ui.state import PageRun
 
 through_app()
 page = PageRun("report")
-
-HEADLINE = [
-    ("test_accuracy", "test accuracy", "{:.1%}"),
-    ("acc2", "binary accuracy", "{:.1%}"),
-    ("f1", "F1", "{:.3f}"),
-    ("acc7", "7-class accuracy", "{:.1%}"),
-    ("mae", "MAE", "{:.3f}"),
-    ("corr", "Pearson r", "{:.3f}"),
-    ("test_samples", "test samples", "{:,}"),
-]
 
 st.title("📋 Model report")
 explainer(
@@ -52,128 +39,83 @@ explainer(
 info = choose_checkpoint(page, lambda i: None)
 if info is None:
     page.stop()
-files = None
+files = view = None
 with guard(f"Checkpoint {info.id}"):
     files = checkpoint_files(info.id)
-if files is None:
+    view = report_view(info.id, tuple(info.modalities))
+if files is None or view is None:
     page.stop()
-config, meta = files
-metrics = meta.get("metrics") or {}
+meta = files[1]
 st.markdown(f"### {info.id}")
 st.caption(
-    f"**{meta.get('model', config.get('model', '?'))}** on `{meta.get('dataset', '?')}` "
-    f"· modalities {', '.join(meta.get('modalities') or info.modalities)} · "
-    f"{meta.get('paper') or 'no paper recorded'}"
+    f"**{view.model}** on `{view.dataset}` · modalities {', '.join(view.modalities)} · {view.paper}"
 )
 
 # ---- training ------------------------------------------------------------------------------------
 st.header("Training")
 with guard("Training curves"):
-    curves = rep.training_curves(meta)
-    if not curves:
+    view.check("Training curves")
+    if view.curves is None:
         st.info("meta.json records no training curves for this checkpoint.")
     else:
-        chart(
-            figs.curves_figure(curves, "loss per epoch (solid: training, dashed: validation)"),
-            key="rep_curves",
-            config=CHART,
-        )
-        phases = (meta.get("training") or {}).get("phases") or {}
-        summary = pd.DataFrame(
-            {
-                p: {
-                    k: phases[p].get(k)
-                    for k in ("best_valid_loss", "epochs_run", "steps", "seconds")
-                }
-                for p in curves
-            }
-        ).T
-        st.dataframe(summary)
-        settings = (meta.get("training") or {}).get("settings")
-        if isinstance(settings, dict):
-            st.caption("settings: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
+        chart(view.curves, key="rep_curves", config=CHART)
+        st.dataframe(view.phases)
+        if view.settings:
+            st.caption(view.settings)
 
 # ---- metrics -------------------------------------------------------------------------------------
 st.header("Evaluation")
-if not metrics:
+if not view.metrics:
     st.info(f"No evaluation metrics recorded yet: run `python -m mmviz eval {info.id}`.")
 else:
     with guard("Headline metrics"):
-        shown = [
-            (k, label, fmt) for k, label, fmt in HEADLINE if isinstance(metrics.get(k), int | float)
-        ]
-        if shown:
-            cols = st.columns(len(shown))
-            for col, (k, label, fmt) in zip(cols, shown, strict=True):
-                col.metric(label, fmt.format(metrics[k]))
+        view.check("Headline metrics")
+        if view.headline:
+            cols = st.columns(len(view.headline))
+            for col, (label, text) in zip(cols, view.headline, strict=True):
+                col.metric(label, text)
     with guard("Missing-modality robustness"):
-        mods = list(meta.get("modalities") or info.modalities)
-        kinds = {
-            s.get("name"): s.get("kind") for s in config.get("specs") or [] if isinstance(s, dict)
-        }
-        label = next((m for m in mods if kinds.get(m) == "categorical"), None)
-        inputs = [m for m in mods if m != label] if "label_accuracy" in metrics else mods
-        for t in rep.robustness_tables(metrics, inputs):
-            title = {
-                "label_accuracy": "label accuracy per observed subset",
-                "label_accuracy_mean_imputed": "label accuracy, missing inputs replaced by "
-                "their training mean (no surrogate)",
-                "missing": "binary accuracy per observed subset (the others missing)",
-            }[t.metric]
-            chart(
-                figs.robustness_heatmap(t.table, t.modalities, title),
-                key=f"rep_robust_{t.metric}",
-                config=CHART,
-            )
+        view.check("Missing-modality robustness")
+        for t in view.robustness:
+            chart(t.figure, key=f"rep_robust_{t.metric}", config=CHART)
             for subset, why in t.notes.items():
                 st.caption(f"`{subset}`: not supported: {why}")
-        per_recipe = rep.interaction_robustness(metrics, inputs)
-        if per_recipe is not None:
-            chart(
-                figs.interaction_robustness_heatmap(
-                    per_recipe, "binary accuracy per observed subset and interaction recipe"
-                ),
-                key="rep_robust_recipes",
-                config=CHART,
-            )
+        if view.recipes is not None:
+            chart(view.recipes, key="rep_robust_recipes", config=CHART)
             st.caption(
                 "Read a column down: a recipe told by one modality only (unique_visual) should "
                 "fall to chance (50%, white) when that modality is missing, while redundant "
                 "utterances, told by every modality, stay right."
             )
     with guard("Coherence"):
-        for k, title in (
-            ("coherence", "coherence of generated samples (posterior draws)"),
-            ("coherence_mean", "coherence decoding the posterior mean"),
-        ):
-            if isinstance(metrics.get(k), dict) and metrics[k]:
-                mat = rep.coherence_matrix(metrics[k])
-                chart(figs.coherence_heatmap(mat, title), key=f"rep_{k}", config=CHART)
+        view.check("Coherence")
+        for k, fig in view.coherence.items():
+            chart(fig, key=f"rep_{k}", config=CHART)
     with guard("Log-likelihoods"):
-        ll = rep.loglik_table(metrics)
-        if not ll.empty:
+        view.check("Log-likelihoods")
+        if not view.loglik.empty:
             st.markdown("**Log-likelihoods** (nats, importance-weighted; higher is better)")
-            st.dataframe(ll, hide_index=True)
+            st.dataframe(view.loglik, hide_index=True)
     with guard("Per recipe"):
-        by = metrics.get("by_interaction")
-        if isinstance(by, dict) and by:
+        view.check("Per recipe")
+        if view.by_interaction is not None:
             st.markdown("**Binary accuracy per interaction recipe**")
-            st.dataframe(pd.DataFrame({"acc2": by}).T.style.format("{:.1%}"))
+            st.dataframe(view.by_interaction.style.format("{:.1%}"))
     with guard("All metrics"):
-        flat = rep.flatten_metrics(metrics)
-        with st.expander(f"All {len(flat)} recorded metrics"):
-            st.dataframe(flat, hide_index=True)
+        view.check("All metrics")
+        with st.expander(f"All {len(view.flat)} recorded metrics"):
+            st.dataframe(view.flat, hide_index=True)
         d1, d2 = st.columns(2)
         d1.download_button(
             "⬇ metrics as CSV",
-            rep.metrics_csv(metrics),
+            view.csv,
             file_name=f"{info.id}_metrics.csv",
             mime="text/csv",
             key="rep_csv",
         )
         d2.download_button(
             "⬇ metrics as JSON",
-            rep.metrics_json(info.id, meta),
+            view.json,
             file_name=f"{info.id}_metrics.json",
             mime="application/json",
             key="rep_json",
@@ -184,7 +126,8 @@ c1, c2 = st.columns(2)
 with c1:
     st.header("Config")
     with guard("Config"):
-        st.dataframe(rep.config_table(config), hide_index=True, key="rep_config")
+        view.check("Config")
+        st.dataframe(view.config, hide_index=True, key="rep_config")
         st.caption("config.json: what rebuilds the model (its class, settings and modalities).")
 with c2:
     st.header("Provenance")

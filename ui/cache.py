@@ -473,6 +473,80 @@ def _lab_scores(root, ids, stamps, key, observed, snr, seed, truth, _inputs):
     return fusionlab.lab_scores(models, _inputs, list(observed), dict(snr), seed, truth)
 
 
+def lab_scores_view(
+    ids: tuple[str, ...],
+    key: str,
+    observed: tuple[str, ...],
+    snr: tuple[tuple[str, float], ...],
+    seed: int,
+    truth: float | None,
+    inputs: dict[str, torch.Tensor],
+):
+    """The fusion lab's scores view (`views.fusion_lab.ScoresView`), cached like `lab_scores`:
+    on every model's (root, id, stamp), the sample's digest `key` and the settings."""
+    root = _root()
+    stamps = tuple(weights_stamp(root, c) for c in ids)
+    return _lab_scores_view(root, ids, stamps, key, observed, snr, seed, truth, inputs)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _lab_scores_view(root, ids, stamps, key, observed, snr, seed, truth, _inputs):
+    from mmviz.views.fusion_lab import build_scores_view
+
+    models = {c: _load(root, c, s).model for c, s in zip(ids, stamps, strict=True)}
+    return build_scores_view(models, _inputs, list(observed), dict(snr), seed, truth)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def lab_utterance_view(
+    dataset: str,
+    key: str,
+    observed: tuple[str, ...],
+    snr: tuple[tuple[str, float], ...],
+    seed: int,
+    _inputs: dict[str, torch.Tensor],
+):
+    """The fusion lab's utterance view (noisy inputs, words, traces): no model, so keyed on the
+    dataset, the sample's digest `key` and the settings."""
+    from mmviz.views.fusion_lab import build_utterance_view
+
+    ds = cached_dataset(dataset)
+    return build_utterance_view(_inputs, ds.specs, ds.info, list(observed), dict(snr), seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def lab_params_view(
+    dims: tuple[tuple[str, int], ...],
+    d_h: int,
+    rank: int,
+    defaults: tuple[tuple[tuple[str, int], ...], int, int],
+):
+    """The fusion lab's parameter counts and curves for these sizes (the checkpoint's own
+    sizes `defaults`: (dims, d_h, rank))."""
+    from mmviz.views.fusion_lab import Sizes, build_params_view
+
+    own = Sizes(dict(defaults[0]), defaults[1], defaults[2])
+    return build_params_view(Sizes(dict(dims), d_h, rank), own)
+
+
+@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
+def lab_bench_view(path: str, mtime: int):
+    """(benchmark, its view) from results/fusion_bench.json, or None when there is none."""
+    from mmviz.views.fusion_lab import build_bench_view
+
+    bench = fusion_bench(path, mtime)
+    return None if bench is None else (bench, build_bench_view(bench))
+
+
+@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
+def lab_rank_view(path: str, mtime: int):
+    """The rank study's view from results/lmf-rank.json, or None when there is none."""
+    from mmviz.views.fusion_lab import build_rank_view
+
+    rows = rank_study(path, mtime)
+    return None if rows is None else build_rank_view(rows)
+
+
 @st.cache_data(ttl=30, max_entries=8, show_spinner=False)
 def fusion_bench(path: str, mtime: int) -> dict | None:
     from mmviz import fusionlab
@@ -508,6 +582,20 @@ def _checkpoint_files(root, cid, stamp):
     path = Path(root) / cid
     meta = read_json(path / META) if (path / META).exists() else {}
     return read_json(path / CONFIG), meta
+
+
+def report_view(cid: str, modalities: tuple[str, ...] = ()):
+    """The Model report's view of checkpoint `cid` (`views.report.ReportView`) from its
+    config.json and meta.json, cached like them on (root, id, stamp)."""
+    return _report_view(*checkpoint_key(cid), modalities)
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def _report_view(root, cid, stamp, modalities):
+    from mmviz.views.report import build_report_view
+
+    config, meta = _checkpoint_files(root, cid, stamp)
+    return build_report_view(cid, config, meta, modalities)
 
 
 def provenance(cid: str, meta: dict):
