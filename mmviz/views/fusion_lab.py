@@ -196,7 +196,8 @@ def default_sizes(model: MultimodalModel, specs: Mapping[str, Any]) -> Sizes:
         cfg = FusionConfig()
         dims = {m: (cfg.token_dim if specs[m].kind == "tokens" else cfg.sequence_dim) for m in mods}
         d_h = cfg.fusion_dim
-    rank = int(getattr(model.config, "rank", LMFConfig().rank))
+    # an LMF's own rank; the default rank for the others (they have none)
+    rank = int(model.config.rank if isinstance(model.config, LMFConfig) else LMFConfig().rank)
     return Sizes({m: int(dims.get(m, 32)) for m in mods}, d_h, rank)
 
 
