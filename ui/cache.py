@@ -301,6 +301,57 @@ def _crossmodal_view(
     return build_crossmodal_view(ck.model, _inputs, settings, judges, missing, ds.specs)
 
 
+def missing_view(
+    cid: str,
+    key: str,
+    observed: tuple[str, ...],
+    levels: tuple[tuple[str, float], ...],
+    mode: str,
+    full: tuple[str, ...] | None,
+    inputs: dict[str, torch.Tensor],
+):
+    """The Missing modalities page's view of one model (`views.missing.build_missing_view`),
+    cached per checkpoint key, sample digest `key`, mask, damage and reference subset."""
+    return _missing_view(*checkpoint_key(cid), key, observed, levels, mode, full, inputs)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _missing_view(root, cid, stamp, key, observed, levels, mode, full, _inputs):
+    from mmviz.views.missing import build_missing_view
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    return build_missing_view(ck.model, _inputs, list(observed), dict(levels), mode, full, ds.specs)
+
+
+def compare_view(
+    ids: tuple[str, ...],
+    dataset: str,
+    key: str,
+    observed: tuple[str, ...],
+    levels: tuple[tuple[str, float], ...],
+    mode: str,
+    inputs: dict[str, torch.Tensor],
+):
+    """The Missing modalities page's compare mode (`views.missing.build_compare_view`): every
+    checkpoint of `ids` on the same sample (digest `key`) and mask, cached on every model's
+    (root, id, stamp), the sample and the settings."""
+    root = _root()
+    stamps = tuple(weights_stamp(root, c) for c in ids)
+    return _compare_view(root, ids, stamps, dataset, key, observed, levels, mode, inputs)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _compare_view(root, ids, stamps, dataset, key, observed, levels, mode, _inputs):
+    from mmviz.views.missing import build_compare_view
+
+    models = {c: _load(root, c, s).model for c, s in zip(ids, stamps, strict=True)}
+    ds = cached_dataset(dataset)
+    return build_compare_view(
+        models, _inputs, list(observed), dict(levels), mode, ds.specs, ds.modalities
+    )
+
+
 # ---- attributions ------------------------------------------------------------------------------
 def attribution(
     cid: str,
