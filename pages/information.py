@@ -5,26 +5,20 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from mmviz import explore
-from mmviz import report as rep
-from mmviz.fusionlab import words_of
-from mmviz.plots import information as figs
-from mmviz.views.information import gradient_maps
+from mmviz.report import DOMINANT_MIN_BITS
 from ui.cache import (
     catalog,
-    checkpoint_files,
     digest,
-    disentanglement,
-    disentanglement_dlib,
-    mfm_gradients_average,
-    mfm_gradients_sample,
-    mfm_information,
-    pid_table,
-    test_images,
+    information_comparable_view,
+    information_metrics_view,
+    information_mi_view,
+    mfm_gradients_view,
+    mfm_information_view,
+    missing_drop_view,
+    pid_view,
 )
 from ui.scenarios import try_these
 from ui.sidebar import CHART, chart, choose_sample, explainer, guard, page_checkpoint, through_app
@@ -124,20 +118,9 @@ def comparable(cid: str) -> None:
     if not on:
         return
     with st.spinner("disentanglement_lib's SAP and DCI: about 2 minutes, once…"):
-        ours = disentanglement(cid, LIMIT)
-        dlib = timed(
-            f"disentanglement_lib's SAP and DCI of {cid}", disentanglement_dlib, cid, LIMIT
+        table = timed(
+            f"disentanglement_lib's SAP and DCI of {cid}", information_comparable_view, cid, LIMIT
         )
-    d = dlib["dci"]
-    table = pd.DataFrame(
-        {
-            "this app": [ours.sap, ours.dci.disentanglement, ours.dci.completeness,
-                         ours.dci.informativeness],
-            "disentanglement_lib": [dlib["sap"], d.disentanglement, d.completeness,
-                                    d.informativeness],
-        },
-        index=["SAP", "DCI disentanglement", "DCI completeness", "DCI informativeness"],
-    )  # fmt: skip
     st.dataframe(table.style.format(precision=3), key="info_dlib_table")
 
 
@@ -150,53 +133,31 @@ if not model.latent_groups:
     )
 else:
     with guard("MI matrix"):
-        res = timed(
+        mi = timed(
             f"MI, MIG, SAP and DCI of {info.id} over {LIMIT} test samples",
-            disentanglement,
+            information_mi_view,
             info.id,
             LIMIT,
         )
-        chart(
-            figs.mi_heatmap(
-                res.mi.normalized,
-                f"{info.id}: MI(dimension; factor) / H(factor) · estimator: {res.mi.estimator}",
-            ),
-            key="info_mi",
-            config=CHART,
-        )
+        chart(mi.figure, key="info_mi", config=CHART)
         st.caption(
-            f"MI estimator: **{res.mi.estimator}** (latents binned into 20 equal-width bins, "
+            f"MI estimator: **{mi.estimator}** (latents binned into 20 equal-width bins, "
             "continuous factors into 10 equal-mass bins). Bookkeeping ids (which source "
             "image, which noise seed) are left out; the dataset's targets are included."
         )
     with guard("MIG / SAP / DCI table"):
-        others = [
-            i for i in catalog() if i.dataset == info.dataset and i.generative and not i.problem
-        ]
-        rows = []
-        for other in others:
-            try:
-                r = disentanglement(other.id, LIMIT)
-            except Exception as e:  # noqa: BLE001 - one bad checkpoint leaves the rest
-                st.caption(f"{other.id}: left out ({type(e).__name__}: {e})")
-                continue
-            rows.append(rep.disentanglement_row(other.id, r, LIMIT))
-        if rows:
-            table = pd.DataFrame(rows).set_index("checkpoint")
+        others = tuple(
+            i.id for i in catalog() if i.dataset == info.dataset and i.generative and not i.problem
+        )
+        metrics = information_metrics_view(others, LIMIT)
+        for cid, why in metrics.left_out.items():
+            st.caption(f"{cid}: left out ({why})")
+        if metrics.table is not None:
             st.markdown(
                 f"**Every generative checkpoint of `{info.dataset}`** ({LIMIT} test samples each)"
             )
-            st.dataframe(table.style.format(precision=3), key="info_table")
-            chart(
-                figs.metric_bars(
-                    table,
-                    ["MIG", "SAP", "DCI disentanglement"],
-                    "disentanglement per checkpoint, this app's estimators "
-                    "(higher: one factor per dimension)",
-                ),
-                key="info_bars",
-                config=CHART,
-            )
+            st.dataframe(metrics.table.style.format(precision=3), key="info_table")
+            chart(metrics.bars, key="info_bars", config=CHART)
             st.caption(APP_ESTIMATORS)
     with guard("disentanglement_lib's SAP and DCI"):
         comparable(info.id)
@@ -210,7 +171,6 @@ if not model.factorised:
         f"{info.model}."
     )
 else:
-    inputs_m = model.input_modalities
     st.subheader("Information-based: which factor drives each generated modality")
     est_labels = {
         "gaussian": "Gaussian (log-det, fast)",
@@ -229,17 +189,12 @@ else:
         horizontal=True,
     )
     with guard("MFM information"):
-        table = timed(f"I(F; X^) over {MFM_N} test samples", mfm_information, info.id, MFM_N, est)
-        chart(
-            figs.factor_information_figure(
-                table, "information about each generated modality (nats)"
-            ),
-            key="info_mfm_mi",
-            config=CHART,
+        mfm = timed(
+            f"I(F; X^) over {MFM_N} test samples", mfm_information_view, info.id, MFM_N, est
         )
-        show = table[["modality", "estimator", "I_shared", "I_specific", "ratio", "n"]]
+        chart(mfm.figure, key="info_mfm_mi", config=CHART)
         st.dataframe(
-            show.style.format(precision=3, subset=["I_shared", "I_specific", "ratio"]),
+            mfm.table.style.format(precision=3, subset=["I_shared", "I_specific", "ratio"]),
             hide_index=True,
         )
         st.caption(
@@ -250,47 +205,22 @@ else:
         )
     st.subheader("Gradient-based: where the shared factor looks")
     with guard("MFM gradients"):
-        avg = timed(
-            f"‖∂F_y/∂X‖² averaged over {GRAD_N} test samples",
-            mfm_gradients_average,
-            info.id,
-            GRAD_N,
-        )
         x = {
             m: t for m, t in explore.sample_batch(ds, choice.index).items() if m in model.modalities
         }
-        one = mfm_gradients_sample(info.id, digest(x), x)
-        curves = {m for m, v in avg.items() if np.asarray(v).ndim == 1 and np.asarray(v).size > 1}
-        maps = {m for m, v in avg.items() if np.asarray(v).ndim == 2}
-        tok = next((m for m, s in ds.specs.items() if s.kind == "tokens"), None)
-        labels = None
-        if curves and tok is not None and ds.name == "sentiment":
-            labels = [
-                f"{i}·{w}" for i, w in enumerate(words_of(x[tok][0].numpy(), ds.specs[tok].vocab))
-            ]
-        if curves:
-            chart(
-                figs.gradient_time_figure(
-                    {
-                        "average": {m: avg[m] for m in curves},
-                        f"sample {choice.position}": {m: one[m] for m in curves},
-                    },
-                    labels,
-                    "‖∂F_y/∂X_i(t)‖² over time (solid: average; dashed: this sample)",
-                ),
-                key="info_grad_time",
-                config=CHART,
-            )
-        for m in sorted(maps, key=inputs_m.index):
-            shown = gradient_maps(
-                {f"{m}: average": avg[m], f"{m}: sample {choice.position}": one[m]},
-                test_images(ds.name, m),
-            )
-            chart(
-                figs.gradient_map_figure(shown.maps, f"‖∂F_y/∂{m}‖² per pixel"),
-                key=f"info_grad_{m}",
-                config=CHART,
-            )
+        grads = timed(
+            f"‖∂F_y/∂X‖² averaged over {GRAD_N} test samples",
+            mfm_gradients_view,
+            info.id,
+            GRAD_N,
+            digest(x),
+            choice.position,
+            x,
+        )
+        if grads.time is not None:
+            chart(grads.time, key="info_grad_time", config=CHART)
+        for m, (figure, shown) in grads.maps.items():
+            chart(figure, key=f"info_grad_{m}", config=CHART)
             notes = []
             if shown.blank_pixels:
                 notes.append(
@@ -304,11 +234,10 @@ else:
                 )
             if notes:
                 st.caption(f"`{m}`: " + "; ".join(notes) + ".")
-        rest = [m for m in avg if m not in curves and m not in maps]
-        if rest:
+        if grads.totals:
             st.caption(
                 "One number per input (no positions): "
-                + ", ".join(f"{m} {float(np.asarray(avg[m]).sum()):.3g}" for m in rest)
+                + ", ".join(f"{m} {v:.3g}" for m, v in grads.totals.items())
             )
 
 # ---- 3. PID per recipe ------------------------------------------------------------------------
@@ -322,67 +251,33 @@ if "interaction" not in ds.factors:
 else:
     with guard("PID"):
         pid = timed(
-            "BROJA PID of every modality pair per recipe (test split)", pid_table, ds.name, "broja"
+            "BROJA PID of every modality pair per recipe (test split)", pid_view, ds.name, "broja"
         )
-        chart(
-            figs.pid_figure(
-                pid,
-                "PID terms (bits) per recipe; above each bar: "
-                "the recipe's ground truth (✓ = largest measured term)",
-            ),
-            key="info_pid",
-            config=CHART,
-        )
-        agree = pid["agrees"].dropna()
+        chart(pid.figure, key="info_pid", config=CHART)
         st.caption(
-            f"Measure: **{pid['measure'].iloc[0]}**. Cues: a logistic regression on the bag of "
+            f"Measure: **{pid.measure}**. Cues: a logistic regression on the bag of "
             "words (language), k-means clusters of pooled features (visual, acoustic). "
-            f"The largest measured term matches the recipe in {int(agree.sum())} of "
-            f"{len(agree)} recipe-pairs; pairs telling < {rep.DOMINANT_MIN_BITS} bits count as "
+            f"The largest measured term matches the recipe in {pid.agree} of "
+            f"{pid.checked} recipe-pairs; pairs telling < {DOMINANT_MIN_BITS} bits count as "
             "'none'. Negation lives in word order, which bag-of-words cues cannot see."
         )
-        cols = [
-            "group",
-            "modality1",
-            "modality2",
-            "redundancy",
-            "unique1",
-            "unique2",
-            "synergy",
-            "total",
-            "truth",
-            "measured",
-            "agrees",
-            "truth_note",
-        ]
         st.dataframe(
-            pid[cols].style.format(
+            pid.table.style.format(
                 precision=3, subset=["redundancy", "unique1", "unique2", "synergy", "total"]
             ),
             hide_index=True,
             key="info_pid_table",
         )
     with guard("Missing-modality drop"):
-        metas = {}
-        for i in catalog():
-            if i.dataset == ds.name and not i.problem:
-                try:
-                    metas[i.id] = checkpoint_files(i.id)[1]
-                except ValueError:
-                    continue
-        drop = rep.missing_drop_table(metas)
+        drop = missing_drop_view(ds.name)
         st.subheader("Each model's accuracy drop when modalities go missing")
-        if drop.empty:
+        if drop.figure is None:
             st.info(
                 "No sentiment checkpoint has missing-modality metrics yet: evaluate one "
                 "with `python -m mmviz eval <id>`."
             )
         else:
-            chart(
-                figs.missing_drop_figure(drop, "acc2 lost (from meta.json metrics 'missing')"),
-                key="info_drop",
-                config=CHART,
-            )
+            chart(drop.figure, key="info_drop", config=CHART)
             st.caption(
                 "A large drop for a missing modality means the model relies on it; "
                 "compare with the unique information that modality carries above."

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from mmviz import explore, plots
-from mmviz.views.missing import build_missing_view
+from mmviz import explore
+from mmviz.views.missing import compared_modalities, slider_level
 from mmviz.views.missing import damage as damage_inputs
-from ui.cache import catalog, load_model
+from ui.cache import catalog, compare_view, digest, load_model, missing_view
 from ui.inputs import own_sample
 from ui.scenarios import try_these
 from ui.sidebar import (
@@ -82,8 +81,7 @@ if compare:
                 models[other.id] = load_model(other.id)
             except ValueError as e:  # CheckpointError: name it, compare the others
                 st.warning(f"{other.id} is left out of the comparison: {e}")
-shown = [m for m in ds.modalities if any(m in mm.modalities for mm in models.values())]
-readable = {m for mm in models.values() for m in explore.input_modalities(mm)}
+shown, readable = compared_modalities(ds.modalities, models)
 
 base = explore.sample_batch(ds, choice.index)
 truth = int(ds.targets[ds.target][choice.index]) if ds.target == "class" else None
@@ -99,11 +97,6 @@ if choice.own:
         own = own_sample(ds.specs, [m for m in shown if m in readable], base)
         inputs, given = own.inputs, own.given
     truth = None
-
-
-def _level(value: float) -> float:
-    """A damage level on the slider's 0.05 grid."""
-    return float(np.clip(round(float(value) / 0.05) * 0.05, 0.0, 1.0))
 
 
 def damage_label(m: str, kind: str, mode: str) -> str:
@@ -153,7 +146,9 @@ for col, m in zip(cols, shown, strict=True):
             disabled=not available,
             help=None if available else "give this modality above to observe it",
         )
-        url_level = page.external_part("noise", lambda levels, m=m: _level(levels.get(m, 0.0)))
+        url_level = page.external_part(
+            "noise", lambda levels, m=m: slider_level(levels.get(m, 0.0))
+        )
         page.init(
             f"noise_{m}",
             0.0,
@@ -188,7 +183,7 @@ def observed_row(model, damaged, key: str) -> None:
     for col, m in zip(cols, model.modalities, strict=True):
         with col:
             st.markdown(f"**{m}**")
-            if m in observed and m in explore.input_modalities(model):
+            if m in observed and m in model.input_modalities:
                 label = f"{m}, damaged ({noise[m]:.2f})" if m in noise else None
                 show_value(m, ds.specs[m], damaged[m][0].numpy(), f"{key}_in_{m}", label)
             else:
@@ -208,8 +203,9 @@ def output_row(model, view: explore.ReconView, key: str) -> None:
 
 built = None
 with guard("Reconstruction", model):
-    full = [m for m in given if m in model.input_modalities] if choice.own else None
-    built = build_missing_view(model, inputs, observed, noise, damage, full, ds.specs)
+    full = tuple(m for m in given if m in model.input_modalities) if choice.own else None
+    levels = tuple(sorted(noise.items()))
+    built = missing_view(info.id, digest(inputs), tuple(observed), levels, damage, full, inputs)
 damaged = built.damaged if built is not None else damage_inputs(inputs, ds.specs, noise, damage)
 
 st.subheader(f"Observed inputs · {info.id}")
@@ -233,14 +229,7 @@ if view is not None:
                 st.caption(f"q(z | {against}) cannot be formed by this model: no shift shown.")
             for g, v in view.shift.items():
                 if view.shift_kind[g] == "kl":
-                    d = len(view.posterior[g].mean)
-                    none = view.shift_none.get(g)
-                    scale = (
-                        f"{v / d:.2f} nats per dimension ({d} dimensions); with nothing "
-                        f"observed (the prior) it would be {none:,.0f} nats"
-                        if none is not None
-                        else f"{v / d:.2f} nats per dimension ({d} dimensions)"
-                    )
+                    scale = built.scales[g]
                     st.metric(
                         f"KL(q({g} | observed) ‖ q({g} | {against}))",
                         f"{v:,.2f} nats",
@@ -255,127 +244,51 @@ if view is not None:
                         f"{v:.2f}",
                         help="point codes (MFM): the distance between the two codes",
                     )
-            if view.probs is not None:
-                k = int(np.argmax(view.probs))
-                st.metric("predicted class", f"{k}", f"{view.probs[k]:.0%} sure", delta_color="off")
+            if built.predicted is not None:
+                k, p = built.predicted
+                st.metric("predicted class", f"{k}", f"{p:.0%} sure", delta_color="off")
         with c2:
-            if (pv := built.experts) is not None:
-                d = pv.means.shape[1]
-                dims = built.dims
-                chart(
-                    plots.shares_figure(
-                        pv.names, pv.share_total, "share of the precision (mean over dimensions)"
-                    ),
-                    key="shares",
-                    config=CHART,
-                )
-                prior_wins = built.prior_wins
+            if built.experts is not None:
+                chart(built.shares, key="shares", config=CHART)
                 st.caption(
                     f"The prior N(0, I) is one of the experts, with precision 1 in every "
                     f"dimension, so it keeps a share however many modalities are observed: here "
-                    f"{pv.share_total[-1]:.0%} on average. It outweighs the observed experts "
-                    f"together in {prior_wins} of {pv.shares.shape[1]} dimensions, the ones the "
-                    "modalities say little about (their experts are vaguer than the prior); "
+                    f"{built.prior_share:.0%} on average. It outweighs the observed experts "
+                    f"together in {built.prior_wins} of {built.dimensions} dimensions, the ones "
+                    "the modalities say little about (their experts are vaguer than the prior); "
                     "in the others the modalities decide."
                 )
-                chart(
-                    plots.experts_figure(
-                        pv.names,
-                        pv.means,
-                        pv.stds,
-                        pv.product_mean,
-                        pv.product_std,
-                        dims,
-                        "experts and their product"
-                        + ("" if d <= 16 else " (the 16 most precise dimensions)"),
-                    ),
-                    key="experts",
-                    config=CHART,
-                )
+                chart(built.parts, key="experts", config=CHART)
             elif (mv := built.mixture) is not None:
-                d = mv.means.shape[1]
-                dims = built.dims
                 shown = "" if len(mv.names) == mv.total else f", {len(mv.names)} shown"
                 st.caption(
                     f"The posterior is a mixture of {mv.total} components, each weighing "
                     f"1/{mv.total}{shown}: a draw picks one component, then samples it, so no "
                     "single precise expert can take the posterior over."
                 )
-                chart(
-                    plots.experts_figure(
-                        mv.names,
-                        mv.means,
-                        mv.stds,
-                        mv.mixture_mean,
-                        mv.mixture_std,
-                        dims,
-                        "mixture components and the mixture"
-                        + ("" if d <= 16 else " (first 16 dimensions)"),
-                        combined="mixture",
-                    ),
-                    key="experts",
-                    config=CHART,
-                )
+                chart(built.parts, key="experts", config=CHART)
             else:
-                q_all = view.reference
-                for g, p in view.posterior.items():
-                    if g not in q_all:
-                        continue
-                    if p.std is None and q_all[g].std is None:  # a deterministic encoder
-                        a, b, what = f"{g}(observed)", f"{g}(all)", "code (a point, no std)"
-                    else:
-                        a, b, what = "q(· | observed)", "q(· | all)", "posterior mean ± std"
-                    chart(
-                        plots.posterior_figure(
-                            {a: p.mean, b: q_all[g].mean},
-                            {a: p.std, b: q_all[g].std},
-                            f"latent group {g}: {what}",
-                        ),
-                        key=f"post_{g}",
-                        config=CHART,
-                    )
+                for g, fig in built.posteriors.items():
+                    chart(fig, key=f"post_{g}", config=CHART)
 
 # ---- compare mode ---------------------------------------------------------------------------
 if compare:
     st.subheader("All checkpoints, same sample, same mask")
     with guard("Comparison"):
-        views = explore.compare_views(models, damaged, observed)
-        names = list(views)
-        for cid, v in views.items():
-            if isinstance(v, str):
-                st.caption(f"**{cid}**: {v}")
-        ok = {cid: v for cid, v in views.items() if not isinstance(v, str)}
-        for m in shown:
-            spec = ds.specs[m]
-            have = [cid for cid, v in ok.items() if m in v.outputs]
-            if not have:
-                continue
-            tag = "observed" if m in observed else "generated"
-            if plots.is_pictorial(spec):
-                grid = np.stack([ok[cid].outputs[m] for cid in have])[None]
-                chart(
-                    plots.grid_figure(
-                        grid,
-                        spec,
-                        None,
-                        [c.replace("_", "_<br>", 1) for c in have],
-                        f"{m} ({tag})",
-                        tile_px=96,
-                    ),
-                    key=f"cmp_{m}",
-                    config=CHART,
-                )
+        levels = tuple(sorted(noise.items()))
+        cmp = compare_view(
+            tuple(models), ds.name, digest(inputs), tuple(observed), levels, damage, inputs
+        )
+        for cid, why in cmp.failures.items():
+            st.caption(f"**{cid}**: {why}")
+        for row in cmp.rows:
+            m = row.modality
+            if row.figure is not None:
+                chart(row.figure, key=f"cmp_{m}", config=CHART)
             else:
-                texts = []
-                for cid in have:
-                    out = ok[cid].outputs[m]
-                    if spec.kind == "categorical":
-                        texts.append(f"{int(out.argmax())} ({out.max():.0%})")
-                    else:
-                        texts.append(explore.tokens_to_text(out, spec) or "(empty)")
-                st.markdown(f"**{m}** ({tag})")
-                st.dataframe({"checkpoint": have, m: texts}, hide_index=True)
-        st.caption("Compared: " + ", ".join(names))
+                st.markdown(f"**{m}** ({row.tag})")
+                st.dataframe({"checkpoint": row.checkpoints, m: row.texts}, hide_index=True)
+        st.caption("Compared: " + ", ".join(cmp.names))
 
 # ---- step by step: the product of experts (or mixture) one expert at a time; MFM data flow ---
 if view is not None:

@@ -301,6 +301,57 @@ def _crossmodal_view(
     return build_crossmodal_view(ck.model, _inputs, settings, judges, missing, ds.specs)
 
 
+def missing_view(
+    cid: str,
+    key: str,
+    observed: tuple[str, ...],
+    levels: tuple[tuple[str, float], ...],
+    mode: str,
+    full: tuple[str, ...] | None,
+    inputs: dict[str, torch.Tensor],
+):
+    """The Missing modalities page's view of one model (`views.missing.build_missing_view`),
+    cached per checkpoint key, sample digest `key`, mask, damage and reference subset."""
+    return _missing_view(*checkpoint_key(cid), key, observed, levels, mode, full, inputs)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _missing_view(root, cid, stamp, key, observed, levels, mode, full, _inputs):
+    from mmviz.views.missing import build_missing_view
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    return build_missing_view(ck.model, _inputs, list(observed), dict(levels), mode, full, ds.specs)
+
+
+def compare_view(
+    ids: tuple[str, ...],
+    dataset: str,
+    key: str,
+    observed: tuple[str, ...],
+    levels: tuple[tuple[str, float], ...],
+    mode: str,
+    inputs: dict[str, torch.Tensor],
+):
+    """The Missing modalities page's compare mode (`views.missing.build_compare_view`): every
+    checkpoint of `ids` on the same sample (digest `key`) and mask, cached on every model's
+    (root, id, stamp), the sample and the settings."""
+    root = _root()
+    stamps = tuple(weights_stamp(root, c) for c in ids)
+    return _compare_view(root, ids, stamps, dataset, key, observed, levels, mode, inputs)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _compare_view(root, ids, stamps, dataset, key, observed, levels, mode, _inputs):
+    from mmviz.views.missing import build_compare_view
+
+    models = {c: _load(root, c, s).model for c, s in zip(ids, stamps, strict=True)}
+    ds = cached_dataset(dataset)
+    return build_compare_view(
+        models, _inputs, list(observed), dict(levels), mode, ds.specs, ds.modalities
+    )
+
+
 # ---- attributions ------------------------------------------------------------------------------
 def attribution(
     cid: str,
@@ -448,6 +499,103 @@ def pid_table(dataset: str, measure: str = "broja") -> pd.DataFrame:
     from mmviz.interpret.pid import pid_by_recipe
 
     return rep.pid_with_truth(pid_by_recipe(cached_dataset(dataset), measure=measure))
+
+
+# ---- the Information page's views (mmviz.views.information), one per section ------------------
+def information_mi_view(cid: str, limit: int = 1000):
+    """The MI matrix of checkpoint `cid` (`views.information.MIView`), cached on its key."""
+    return _information_mi_view(*checkpoint_key(cid), limit)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _information_mi_view(root, cid, stamp, limit):
+    from mmviz.views.information import build_mi_view
+
+    return build_mi_view(cid, _disentanglement(root, cid, stamp, limit))
+
+
+def information_metrics_view(ids: tuple[str, ...], limit: int = 1000):
+    """MIG, SAP and DCI of every checkpoint of `ids` (`views.information.MetricsView`): each
+    checkpoint's numbers cached on its own key; one that fails is named, and tried again on
+    the next rerun."""
+    from mmviz.views.information import build_metrics_view
+
+    results: dict[str, Any] = {}
+    for cid in ids:
+        try:
+            results[cid] = disentanglement(cid, limit)
+        except Exception as e:  # noqa: BLE001 - one bad checkpoint leaves the rest
+            results[cid] = e
+    return build_metrics_view(results, limit)
+
+
+def information_comparable_view(cid: str, limit: int = 1000):
+    """This app's SAP and DCI beside disentanglement_lib's for `cid` (minutes the first time:
+    both cached on the checkpoint key)."""
+    from mmviz.views.information import build_comparable_view
+
+    key = checkpoint_key(cid)
+    return build_comparable_view(_disentanglement(*key, limit), _disentanglement_dlib(*key, limit))
+
+
+def mfm_information_view(cid: str, n: int = 500, estimator: str = "gaussian"):
+    """MFM's I(F; X^) per generated modality (`views.information.MFMInformationView`)."""
+    return _mfm_information_view(*checkpoint_key(cid), n, estimator)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _mfm_information_view(root, cid, stamp, n, estimator):
+    from mmviz.views.information import build_mfm_information_view
+
+    return build_mfm_information_view(_mfm_information(root, cid, stamp, n, estimator))
+
+
+def mfm_gradients_view(cid: str, n: int, key: str, position: int, inputs: dict[str, torch.Tensor]):
+    """Where MFM's shared factor looks (`views.information.GradientsView`): the gradients
+    averaged over the first `n` test samples and for the sample `inputs` (digest `key`,
+    shown as sample `position`), cached on the checkpoint key, the sample and `n`."""
+    return _mfm_gradients_view(*checkpoint_key(cid), n, key, position, inputs)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _mfm_gradients_view(root, cid, stamp, n, key, position, _inputs):
+    from mmviz.views.information import build_gradients_view, sample_words
+
+    ck = _load(root, cid, stamp)
+    ds = cached_dataset(ck.meta.get("dataset", "digits"))
+    average = _mfm_gradients_average(root, cid, stamp, n)
+    one = _mfm_gradients_sample(root, cid, stamp, key, _inputs)
+    return build_gradients_view(
+        average,
+        one,
+        position,
+        ck.model.input_modalities,
+        lambda m: test_images(ds.name, m),
+        sample_words(_inputs, ds.specs, ds.name),
+    )
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def pid_view(dataset: str, measure: str = "broja"):
+    """The PID per recipe beside its truth (`views.information.PIDView`), from `pid_table`."""
+    from mmviz.views.information import build_pid_view
+
+    return build_pid_view(pid_table(dataset, measure))
+
+
+def missing_drop_view(dataset: str):
+    """Each checkpoint's accuracy drop when modalities go missing (`views.information.DropView`),
+    from the meta.json of every checkpoint of `dataset` (unreadable ones left out)."""
+    from mmviz.views.information import build_drop_view
+
+    metas = {}
+    for i in catalog():
+        if i.dataset == dataset and not i.problem:
+            try:
+                metas[i.id] = checkpoint_files(i.id)[1]
+            except ValueError:
+                continue
+    return build_drop_view(metas)
 
 
 # ---- fusion lab ----------------------------------------------------------------------------------
