@@ -21,8 +21,8 @@ samples; the server's resident memory may grow by less than SOAK_GROWTH_MB after
 
 The figures are written to results/concurrency.json with MMVIZ_RECORD=1 (the README quotes
 them) at the recorded sizes (a minute of 10 sessions, 1,000 soak reruns); other runs, CI's
-included, use half of each (the same checks, about two minutes less). The MMVIZ_* environment
-variables below set the sizes for a quick local try.
+included, use smaller ones (20 s, 300 reruns: the same checks, about two minutes less).
+The MMVIZ_* environment variables below set the sizes for a quick local try.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ from ui.browser import ROOT, streamlit_server
 
 RECORDING = os.environ.get("MMVIZ_RECORD") == "1"
 SESSIONS = int(os.environ.get("MMVIZ_SESSIONS", "10"))
-CONCURRENT_S = float(os.environ.get("MMVIZ_CONCURRENT_S", "60" if RECORDING else "30"))
-SINGLE_RERUNS = int(os.environ.get("MMVIZ_SINGLE_RERUNS", "40" if RECORDING else "20"))
+CONCURRENT_S = float(os.environ.get("MMVIZ_CONCURRENT_S", "60" if RECORDING else "20"))
+SINGLE_RERUNS = int(os.environ.get("MMVIZ_SINGLE_RERUNS", "40" if RECORDING else "15"))
 THINK_S = (1.0, 2.0)  # a user's pause between two actions
 P95_FACTOR = float(SESSIONS)  # no worse than serving the sessions one after another
-SOAK_RERUNS = int(os.environ.get("MMVIZ_SOAK_RERUNS", "1000" if RECORDING else "500"))
+SOAK_RERUNS = int(os.environ.get("MMVIZ_SOAK_RERUNS", "1000" if RECORDING else "300"))
 SOAK_GROWTH_MB = 200.0
 CKPT = "mvae_hand_label"
 # The shipped figures are written with MMVIZ_RECORD=1; other runs (CI, local) write beside
