@@ -224,7 +224,7 @@ def test_missing_untick_a_modality_and_damage_an_input(page, server, zoo):
 def test_missing_draw_a_digit_on_the_canvas(page, server):
     open_fresh(page, server, "missing")
     own = page.locator('[data-testid="stSidebar"]').get_by_text("your own input", exact=True)
-    if not own.count():
+    if not poll(lambda: own.count() > 0, 15):  # the sidebar may still be filling in
         pytest.skip("Missing modalities has no 'your own input' option")
     own.click()
     wait_rendered(page)
@@ -312,10 +312,11 @@ def _change_in(page: Any, area: Any) -> str | None:
         return f"radio option {name!r}"
     # not the opt-in disentanglement_lib scores: minutes of boosted trees by design, announced
     # on the toggle (its AppTest covers it on a tiny model)
-    boxes = area.locator("label:has(input[type=checkbox]:not(:disabled)):not(.st-key-info_dlib *)")
-    if boxes.count() and boxes.first.is_visible():
-        name = boxes.first.inner_text()
-        boxes.first.click()
+    boxes = area.locator("label:has(input[type=checkbox]:not(:disabled))").all()
+    boxes = [b for b in boxes if b.evaluate("e => !e.closest('.st-key-info_dlib')")]
+    if boxes and boxes[0].is_visible():
+        name = boxes[0].inner_text()
+        boxes[0].click()
         return f"checkbox {name!r}"
     selects = area.locator('[data-testid="stSelectbox"]')
     for i in range(selects.count()):
