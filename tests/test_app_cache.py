@@ -142,7 +142,7 @@ def test_every_derived_cache_follows_the_weights_on_disk(cache, digits_x, sentim
         )
         sv = cache.shapley("mfm_tiny", mfm_key, ("hand", "print"), target, mfm_x)
         grads = cache.mfm_gradients_sample("mfm_tiny", mfm_key, mfm_x)
-        lab = cache.lab_scores(("lmf_tiny",), lab_key, *lab_args, sentiment_x)
+        lab = cache.lab_scores_view(("lmf_tiny",), lab_key, *lab_args, sentiment_x).table
         return {
             "traversal": grid.outputs["hand"],
             "cross_modal": draws.samples["hand"],

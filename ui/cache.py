@@ -126,6 +126,16 @@ def _load(root: str, cid: str, stamp: str):
     return load(Path(root) / cid)
 
 
+def _stamps(root: str, ids: tuple[str, ...]) -> tuple[str, ...]:
+    """Every checkpoint's weights stamp: the key of a result computed from several models."""
+    return tuple(weights_stamp(root, c) for c in ids)
+
+
+def _models(root: str, ids: tuple[str, ...], stamps: tuple[str, ...]) -> dict:
+    """The models of `ids`, each as loaded under its own stamp."""
+    return {c: _load(root, c, s).model for c, s in zip(ids, stamps, strict=True)}
+
+
 def load_checkpoint(cid: str):
     """The Checkpoint `cid` as it is on disk now, loaded once per weights stamp and shared;
     raises CheckpointError if it is broken."""
@@ -337,7 +347,7 @@ def compare_view(
     checkpoint of `ids` on the same sample (digest `key`) and mask, cached on every model's
     (root, id, stamp), the sample and the settings."""
     root = _root()
-    stamps = tuple(weights_stamp(root, c) for c in ids)
+    stamps = _stamps(root, ids)
     return _compare_view(root, ids, stamps, dataset, key, observed, levels, mode, inputs)
 
 
@@ -345,7 +355,7 @@ def compare_view(
 def _compare_view(root, ids, stamps, dataset, key, observed, levels, mode, _inputs):
     from mmviz.views.missing import build_compare_view
 
-    models = {c: _load(root, c, s).model for c, s in zip(ids, stamps, strict=True)}
+    models = _models(root, ids, stamps)
     ds = cached_dataset(dataset)
     return build_compare_view(
         models, _inputs, list(observed), dict(levels), mode, ds.specs, ds.modalities
@@ -599,28 +609,6 @@ def missing_drop_view(dataset: str):
 
 
 # ---- fusion lab ----------------------------------------------------------------------------------
-def lab_scores(
-    ids: tuple[str, ...],
-    key: str,
-    observed: tuple[str, ...],
-    snr: tuple[tuple[str, float | None], ...],
-    seed: int,
-    truth: float | None,
-    inputs: dict[str, torch.Tensor],
-) -> pd.DataFrame:
-    root = _root()
-    stamps = tuple(weights_stamp(root, c) for c in ids)
-    return _lab_scores(root, ids, stamps, key, observed, snr, seed, truth, inputs)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def _lab_scores(root, ids, stamps, key, observed, snr, seed, truth, _inputs):
-    from mmviz import fusionlab
-
-    models = {c: _load(root, c, s).model for c, s in zip(ids, stamps, strict=True)}
-    return fusionlab.lab_scores(models, _inputs, list(observed), dict(snr), seed, truth)
-
-
 def lab_scores_view(
     ids: tuple[str, ...],
     key: str,
@@ -630,10 +618,10 @@ def lab_scores_view(
     truth: float | None,
     inputs: dict[str, torch.Tensor],
 ):
-    """The fusion lab's scores view (`views.fusion_lab.ScoresView`), cached like `lab_scores`:
-    on every model's (root, id, stamp), the sample's digest `key` and the settings."""
+    """The fusion lab's scores view (`views.fusion_lab.ScoresView`), cached on every
+    model's (root, id, stamp), the sample's digest `key` and the settings."""
     root = _root()
-    stamps = tuple(weights_stamp(root, c) for c in ids)
+    stamps = _stamps(root, ids)
     return _lab_scores_view(root, ids, stamps, key, observed, snr, seed, truth, inputs)
 
 
@@ -641,7 +629,7 @@ def lab_scores_view(
 def _lab_scores_view(root, ids, stamps, key, observed, snr, seed, truth, _inputs):
     from mmviz.views.fusion_lab import build_scores_view
 
-    models = {c: _load(root, c, s).model for c, s in zip(ids, stamps, strict=True)}
+    models = _models(root, ids, stamps)
     return build_scores_view(models, _inputs, list(observed), dict(snr), seed, truth)
 
 
